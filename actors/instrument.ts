@@ -1,0 +1,189 @@
+/**
+ * The instrument actor: one per symbol, owning its order book and computing market risk on
+ * every change. Pure domain logic — no I/O, no clock: the adapter passes receive times in
+ * and decides what to do with results (publish, resync). Handling is synchronous and runs to
+ * completion; nothing here awaits.
+ */
+import { ApplyResult, OrderBook } from './book.js';
+import type { LevelBatch } from './levels.js';
+import { BookHealth, emptyMarketRisk, TradeSide, type MarketRisk } from './risk.js';
+
+export interface InstrumentCounters {
+  bookMessages: number;
+  checksumsVerified: number;
+  checksumMismatches: number;
+  precisionErrors: number;
+  resyncs: number;
+  trades: number;
+  /** Book frames ignored while the book was not being built (resyncing, unknown precision). */
+  ignored: number;
+}
+
+export class InstrumentActor {
+  book: OrderBook | null = null;
+  health: BookHealth = BookHealth.SYNCING;
+  /** Why the instrument is not LIVE (subscribe error text, venue status …), or null. */
+  reason: string | null = null;
+  /** Receive time (µs) of the last book change, for quiet detection. */
+  lastBookChangeUs = 0;
+  readonly risk: MarketRisk;
+  readonly counters: InstrumentCounters = {
+    bookMessages: 0,
+    checksumsVerified: 0,
+    checksumMismatches: 0,
+    precisionErrors: 0,
+    resyncs: 0,
+    trades: 0,
+    ignored: 0,
+  };
+  pricePrecision = -1;
+  qtyPrecision = -1;
+
+  constructor(
+    readonly symbol: string,
+    readonly depth: number,
+    simulated: boolean,
+  ) {
+    this.risk = emptyMarketRisk(symbol, simulated);
+  }
+
+  /** Instrument precision from the venue; a change invalidates the book (new snapshot needed). */
+  setPrecision(pricePrecision: number, qtyPrecision: number): boolean {
+    if (pricePrecision === this.pricePrecision && qtyPrecision === this.qtyPrecision) return false;
+    this.pricePrecision = pricePrecision;
+    this.qtyPrecision = qtyPrecision;
+    if (this.book === null) this.book = new OrderBook(this.depth, pricePrecision, qtyPrecision);
+    else this.book.setPrecision(pricePrecision, qtyPrecision);
+    return true;
+  }
+
+  /**
+   * Change health. Leaving LIVE clears every book-derived field of the risk record, so a
+   * record that is not LIVE can never be read as a valid price.
+   */
+  setHealth(health: BookHealth, reason: string | null): boolean {
+    if (health === this.health && reason === this.reason) return false;
+    this.health = health;
+    this.reason = reason;
+    const risk = this.risk;
+    risk.health = health;
+    if (health !== BookHealth.LIVE) {
+      risk.quiet = false;
+      risk.bid = risk.ask = risk.bidQty = risk.askQty = risk.mid = risk.microprice = null;
+      risk.spread = risk.spreadBps = risk.imbalance = null;
+      risk.bidDepth10bps = risk.askDepth10bps = risk.bidDepth50bps = risk.askDepth50bps = null;
+      risk.depth = 0;
+    }
+    return true;
+  }
+
+  /**
+   * Apply one book message. A snapshot (re)starts the book; updates are applied only while
+   * the book is being maintained (LIVE). Returns the ApplyResult, or -1 when ignored.
+   */
+  onBook(batch: LevelBatch, recvUs: number): number {
+    const book = this.book;
+    this.counters.bookMessages++;
+    if (book === null || (!batch.isSnapshot && this.health !== BookHealth.LIVE)) {
+      this.counters.ignored++;
+      return -1;
+    }
+    const r = book.apply(batch);
+    if (r === ApplyResult.OK) {
+      if (batch.checksum >= 0) this.counters.checksumsVerified++;
+      if (batch.isSnapshot) this.setHealth(BookHealth.LIVE, null);
+      this.lastBookChangeUs = recvUs;
+      const risk = this.risk;
+      risk.quiet = false;
+      risk.eventTimeUs = batch.eventTimeUs >= 0 ? batch.eventTimeUs : null;
+      risk.recvTimeUs = recvUs;
+      this.computeBookRisk();
+    } else {
+      if (r === ApplyResult.CHECKSUM_MISMATCH) this.counters.checksumMismatches++;
+      else this.counters.precisionErrors++;
+      this.setHealth(BookHealth.RESYNCING, r === ApplyResult.CHECKSUM_MISMATCH ? 'checksum mismatch' : 'price or qty beyond instrument precision');
+      book.clear();
+    }
+    return r;
+  }
+
+  /** One trade (taker side ±1). */
+  onTrade(price: number, qty: number, side: number, timeUs: number, recvUs: number): void {
+    this.counters.trades++;
+    const risk = this.risk;
+    risk.lastTradePrice = price;
+    risk.lastTradeQty = qty;
+    risk.lastTradeSide = side > 0 ? TradeSide.BUY : side < 0 ? TradeSide.SELL : TradeSide.NONE;
+    risk.lastTradeTimeUs = timeUs >= 0 ? timeUs : null;
+    risk.eventTimeUs = timeUs >= 0 ? timeUs : risk.eventTimeUs;
+    risk.recvTimeUs = recvUs;
+  }
+
+  /** Quiet: no book change for `quietAfterUs` while the connection is alive. Returns true on change. */
+  checkQuiet(nowUs: number, quietAfterUs: number): boolean {
+    const quiet = this.health === BookHealth.LIVE && nowUs - this.lastBookChangeUs >= quietAfterUs;
+    if (quiet === this.risk.quiet) return false;
+    this.risk.quiet = quiet;
+    return true;
+  }
+
+  /** Whether the current risk record describes a valid book. */
+  isLive(): boolean {
+    return this.health === BookHealth.LIVE;
+  }
+
+  private computeBookRisk(): void {
+    const book = this.book!;
+    const risk = this.risk;
+    risk.checksum = book.crc;
+    const nb = book.bids.n;
+    const na = book.asks.n;
+    risk.depth = nb > na ? nb : na;
+    const bid = nb > 0 ? book.bidPrice(0) : null;
+    const ask = na > 0 ? book.askPrice(0) : null;
+    const bq = nb > 0 ? book.bidQty(0) : null;
+    const aq = na > 0 ? book.askQty(0) : null;
+    risk.bid = bid;
+    risk.ask = ask;
+    risk.bidQty = bq;
+    risk.askQty = aq;
+    if (bid === null || ask === null || bq === null || aq === null) {
+      risk.mid = risk.microprice = risk.spread = risk.spreadBps = risk.imbalance = null;
+      risk.bidDepth10bps = risk.askDepth10bps = risk.bidDepth50bps = risk.askDepth50bps = null;
+      return;
+    }
+    const mid = (bid + ask) / 2;
+    risk.mid = mid;
+    risk.microprice = (bid * aq + ask * bq) / (bq + aq);
+    risk.spread = ask - bid;
+    risk.spreadBps = ((ask - bid) / mid) * 1e4;
+    risk.imbalance = (bq - aq) / (bq + aq);
+    // Notional within the bands, walking each side from the top until past the wider band.
+    const lo50 = mid * (1 - 0.005);
+    const lo10 = mid * (1 - 0.001);
+    let d10 = 0;
+    let d50 = 0;
+    for (let i = 0; i < nb; i++) {
+      const p = book.bidPrice(i);
+      if (p < lo50) break;
+      const notional = p * book.bidQty(i);
+      d50 += notional;
+      if (p >= lo10) d10 += notional;
+    }
+    risk.bidDepth10bps = d10;
+    risk.bidDepth50bps = d50;
+    const hi50 = mid * (1 + 0.005);
+    const hi10 = mid * (1 + 0.001);
+    d10 = 0;
+    d50 = 0;
+    for (let i = 0; i < na; i++) {
+      const p = book.askPrice(i);
+      if (p > hi50) break;
+      const notional = p * book.askQty(i);
+      d50 += notional;
+      if (p <= hi10) d10 += notional;
+    }
+    risk.askDepth10bps = d10;
+    risk.askDepth50bps = d50;
+  }
+}
