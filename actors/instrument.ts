@@ -5,6 +5,7 @@
  * completion; nothing here awaits.
  */
 import { ApplyResult, OrderBook } from './book.js';
+import { POW10 } from './decimal.js';
 import type { LevelBatch } from './levels.js';
 import { BookHealth, emptyMarketRisk, TradeSide, type MarketRisk } from './risk.js';
 
@@ -152,11 +153,15 @@ export class InstrumentActor {
       risk.bidDepth10bps = risk.askDepth10bps = risk.bidDepth50bps = risk.askDepth50bps = null;
       return;
     }
-    const mid = (bid + ask) / 2;
+    // From exact ticks, one rounding: mid and spread print as the decimals they are.
+    const scale = POW10[book.pricePrecision]!;
+    const bt = book.bestBidTicks();
+    const at = book.bestAskTicks();
+    const mid = (bt + at) / (2 * scale);
     risk.mid = mid;
     risk.microprice = (bid * aq + ask * bq) / (bq + aq);
-    risk.spread = ask - bid;
-    risk.spreadBps = ((ask - bid) / mid) * 1e4;
+    risk.spread = (at - bt) / scale;
+    risk.spreadBps = ((at - bt) / (bt + at)) * 2e4;
     risk.imbalance = (bq - aq) / (bq + aq);
     // Notional within the bands, walking each side from the top until past the wider band.
     const lo50 = mid * (1 - 0.005);

@@ -1,0 +1,645 @@
+/**
+ * Engine configuration: one typed, validated, deep-frozen object.
+ *
+ * Sources, lowest precedence first: defaults → JSON config file → environment → overrides
+ * (command-line flags). Validation collects every violation before throwing, and unknown
+ * keys are refused in the file and among `AETHER_*` environment variables, so a typo such
+ * as `AETHER_SIMULATON=1` is an error rather than silence.
+ *
+ * This is the only module that reads the process environment (`readEnv`). Everything else
+ * receives a `Config`. docs/configuration.md documents every setting; a test checks that it
+ * lists every entry of `configKeys`.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { ConfigError, ErrorCode, type ConfigViolation } from './errors.js';
+
+export const environments = ['development', 'staging', 'production'] as const;
+export type Environment = (typeof environments)[number];
+
+/** Kraken v2 accepts exactly these book depths; anything else is refused on subscribe. */
+export const bookDepths = [10, 25, 100, 500, 1000] as const;
+export type BookDepth = (typeof bookDepths)[number];
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export type SymbolSelection =
+  | { readonly kind: 'list'; readonly symbols: readonly string[] }
+  | { readonly kind: 'all-usd' };
+
+export interface Config {
+  readonly env: Environment;
+  /** HTTP/WebSocket gateway port; 0 = any free port. */
+  readonly port: number;
+  /** Comma-separated nats:// or tls:// server URLs; null = NATS publishing off. */
+  readonly natsUrl: string | null;
+  /** Subject prefix ("" or dot-separated tokens) so test runs can isolate their subjects. */
+  readonly natsNamespace: string;
+  readonly databaseUrl: string | null;
+  /** True when databaseUrl is set or libpq's PGHOST / PGDATABASE is (derived, not settable). */
+  readonly databaseConfigured: boolean;
+  readonly redisUrl: string | null;
+  readonly symbols: SymbolSelection;
+  readonly bookDepth: BookDepth;
+  readonly workers: number;
+  readonly shardIndex: number;
+  readonly shardCount: number;
+  readonly krakenUrl: string;
+  readonly simulation: boolean;
+  readonly simPort: number;
+  readonly simSymbols: number;
+  /** Book messages per second per simulated symbol. */
+  readonly simRate: number;
+  /** Maximum risk publications per second per instrument; 0 = publish every change. */
+  readonly riskMaxRateHz: number;
+  readonly quietAfterMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly mailboxCapacity: number;
+  /** Kraken connection attempts allowed per rolling 10 minutes (Cloudflare bans at ~150). */
+  readonly connectBudget: number;
+  readonly logLevel: LogLevel;
+  /** Interval of the periodic risk summary log line; 0 = off. */
+  readonly logSummaryMs: number;
+}
+
+/** Keys that can be set; `databaseConfigured` is derived. */
+export type SettingKey = Exclude<keyof Config, 'databaseConfigured'>;
+
+export interface ConfigKeyInfo {
+  readonly key: SettingKey;
+  readonly env: string;
+  /** The default as shown to people (docs, --help). */
+  readonly default: string;
+  readonly description: string;
+  /** What a valid value looks like; violation messages read "must be <allowed>". */
+  readonly allowed: string;
+}
+
+export interface LoadConfigInput {
+  /** Defaults to the process environment (see readEnv). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** JSON config file; takes precedence over AETHER_CONFIG. */
+  readonly file?: string;
+  /** Highest precedence (command-line flags). `undefined` values are ignored. */
+  readonly overrides?: Partial<Record<keyof Config, unknown>>;
+  /** How to name an override in violations, e.g. { bookDepth: '--depth' }. */
+  readonly overrideNames?: Partial<Record<keyof Config, string>>;
+}
+
+/** The environment variable naming the JSON config file. */
+export const CONFIG_FILE_ENV = 'AETHER_CONFIG';
+
+// ---------------------------------------------------------------------------------------
+// Parsers. Each accepts the environment's string form and the JSON file's native form.
+
+type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message?: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const bad = (message?: string): Parsed<never> => (message === undefined ? { ok: false } : { ok: false, message });
+
+const INT_RE = /^[+-]?\d+$/;
+const NUM_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function toNumber(raw: unknown, integer: boolean): number | null {
+  if (typeof raw === 'number') return Number.isFinite(raw) && (!integer || Number.isInteger(raw)) ? raw : null;
+  if (typeof raw !== 'string') return null;
+  const s = raw.trim();
+  if (!(integer ? INT_RE : NUM_RE).test(s)) return null;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : null;
+}
+
+function intIn(min: number, max: number): (raw: unknown) => Parsed<number> {
+  return (raw) => {
+    const n = toNumber(raw, true);
+    return n !== null && n >= min && n <= max ? ok(n) : bad();
+  };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): (raw: unknown) => Parsed<T> {
+  return (raw) => {
+    if (typeof raw !== 'string') return bad();
+    const s = raw.trim().toLowerCase();
+    const hit = choices.find((c) => c === s);
+    return hit === undefined ? bad() : ok(hit);
+  };
+}
+
+function parseDepth(raw: unknown): Parsed<BookDepth> {
+  const n = toNumber(raw, true);
+  const hit = bookDepths.find((d) => d === n);
+  return hit === undefined ? bad() : ok(hit);
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function parseBool(raw: unknown): Parsed<boolean> {
+  if (typeof raw === 'boolean') return ok(raw);
+  if (raw === 1 || raw === 0) return ok(raw === 1);
+  if (typeof raw !== 'string') return bad();
+  const s = raw.trim().toLowerCase();
+  if (TRUE_WORDS.has(s)) return ok(true);
+  if (FALSE_WORDS.has(s)) return ok(false);
+  return bad();
+}
+
+function isUrlWith(s: string, protocols: readonly string[]): boolean {
+  if (!URL.canParse(s)) return false;
+  const u = new URL(s);
+  return protocols.includes(u.protocol) && u.hostname !== '';
+}
+
+/** A nullable URL: null or "" means off. */
+function optionalUrl(protocols: readonly string[]): (raw: unknown) => Parsed<string | null> {
+  return (raw) => {
+    if (raw === null) return ok(null);
+    if (typeof raw !== 'string') return bad();
+    const s = raw.trim();
+    if (s === '') return ok(null);
+    return isUrlWith(s, protocols) ? ok(s) : bad();
+  };
+}
+
+function parseNatsUrl(raw: unknown): Parsed<string | null> {
+  if (raw === null) return ok(null);
+  let parts: string[];
+  if (typeof raw === 'string') {
+    if (raw.trim() === '') return ok(null);
+    parts = raw.split(',').map((p) => p.trim());
+  } else if (Array.isArray(raw) && raw.length > 0 && raw.every((p) => typeof p === 'string')) {
+    parts = (raw as string[]).map((p) => p.trim());
+  } else {
+    return bad();
+  }
+  return parts.every((p) => isUrlWith(p, ['nats:', 'tls:'])) ? ok(parts.join(',')) : bad();
+}
+
+const NAMESPACE_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+function parseNamespace(raw: unknown): Parsed<string> {
+  if (typeof raw !== 'string') return bad();
+  const s = raw.trim();
+  return s === '' || NAMESPACE_RE.test(s) ? ok(s) : bad();
+}
+
+const SYMBOL_RE = /^[A-Z0-9]+\/[A-Z0-9]+$/;
+const ALL_USD = 'all-usd';
+
+function parseSymbols(raw: unknown): Parsed<SymbolSelection> {
+  let items: string[];
+  if (typeof raw === 'string') {
+    items = raw.split(',').map((s) => s.trim());
+  } else if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) {
+    items = (raw as string[]).map((s) => s.trim());
+  } else {
+    return bad();
+  }
+  if (items.length === 1 && items[0]?.toLowerCase() === ALL_USD) return ok({ kind: 'all-usd' });
+  if (items.length === 0 || !items.every((s) => SYMBOL_RE.test(s))) return bad();
+  const seen = new Set<string>();
+  for (const s of items) {
+    if (seen.has(s)) return bad(`lists ${s} more than once (got ${show(raw)})`);
+    seen.add(s);
+  }
+  return ok({ kind: 'list', symbols: items });
+}
+
+function numberIn(test: (n: number) => boolean): (raw: unknown) => Parsed<number> {
+  return (raw) => {
+    const n = toNumber(raw, false);
+    return n !== null && test(n) ? ok(n) : bad();
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// The settings table: the single source for validation, docs and --help.
+
+interface Setting<T> {
+  readonly env: string;
+  readonly description: string;
+  readonly allowed: string;
+  readonly defaultText: string;
+  readonly defaultValue: () => T;
+  readonly parse: (raw: unknown) => Parsed<T>;
+}
+
+type SettingTable = { readonly [K in SettingKey]: Setting<Config[K]> };
+
+const MAX_WORKERS = 64;
+const DAY_MS = 86_400_000;
+
+const settings: SettingTable = {
+  env: {
+    env: 'AETHER_ENV',
+    description: 'Deployment environment. Simulation is refused in production.',
+    allowed: 'one of development, staging, production',
+    defaultText: 'development',
+    defaultValue: () => 'development',
+    parse: oneOf(environments),
+  },
+  port: {
+    env: 'PORT',
+    description: 'HTTP/WebSocket gateway port (metrics, health, browser feed).',
+    allowed: 'an integer from 0 to 65535 (0 = any free port)',
+    defaultText: '8080',
+    defaultValue: () => 8080,
+    parse: intIn(0, 65535),
+  },
+  natsUrl: {
+    env: 'NATS_URL',
+    description: 'NATS servers that risk is published to. Unset or empty = NATS off.',
+    allowed: 'a comma-separated list of nats:// or tls:// URLs',
+    defaultText: '(unset: off)',
+    defaultValue: () => null,
+    parse: parseNatsUrl,
+  },
+  natsNamespace: {
+    env: 'AETHER_NATS_NAMESPACE',
+    description: 'Prefix for every NATS subject, so parallel runs (tests) do not see each other.',
+    allowed: 'empty, or tokens of A-Z a-z 0-9 _ - separated by dots (e.g. ci.run42)',
+    defaultText: '""',
+    defaultValue: () => '',
+    parse: parseNamespace,
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    description:
+      'PostgreSQL/TimescaleDB connection URL. PostgreSQL also counts as configured when libpq PGHOST or PGDATABASE is set.',
+    allowed: 'a postgres:// or postgresql:// URL',
+    defaultText: '(unset: off)',
+    defaultValue: () => null,
+    parse: optionalUrl(['postgres:', 'postgresql:']),
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    description: 'Redis URL for the latest-risk snapshot cache. Unset or empty = off.',
+    allowed: 'a redis:// or rediss:// URL',
+    defaultText: '(unset: off)',
+    defaultValue: () => null,
+    parse: optionalUrl(['redis:', 'rediss:']),
+  },
+  symbols: {
+    env: 'AETHER_SYMBOLS',
+    description: 'Instruments to follow; all-usd = every online USD spot pair.',
+    allowed: 'a comma-separated list of BASE/QUOTE pairs in uppercase letters/digits (e.g. BTC/USD,ETH/USD) or all-usd',
+    defaultText: 'BTC/USD,ETH/USD',
+    defaultValue: () => ({ kind: 'list', symbols: ['BTC/USD', 'ETH/USD'] }),
+    parse: parseSymbols,
+  },
+  bookDepth: {
+    env: 'AETHER_BOOK_DEPTH',
+    description: 'Order book depth subscribed from Kraken per side.',
+    allowed: `one of ${bookDepths.join(', ')}`,
+    defaultText: '25',
+    defaultValue: () => 25,
+    parse: parseDepth,
+  },
+  workers: {
+    env: 'AETHER_WORKERS',
+    description: 'Worker threads hosting instrument actors.',
+    allowed: `an integer from 1 to ${MAX_WORKERS}`,
+    defaultText: 'max(1, CPUs - 1)',
+    defaultValue: () => Math.max(1, Math.min(MAX_WORKERS, availableParallelism() - 1)),
+    parse: intIn(1, MAX_WORKERS),
+  },
+  shardIndex: {
+    env: 'AETHER_SHARD_INDEX',
+    description: 'This process\'s shard; it runs only the instruments the shard map assigns to this index.',
+    allowed: 'an integer from 0 to shardCount - 1',
+    defaultText: '0',
+    defaultValue: () => 0,
+    parse: intIn(0, 1023),
+  },
+  shardCount: {
+    env: 'AETHER_SHARD_COUNT',
+    description: 'Number of engine processes the symbols are split across.',
+    allowed: 'an integer from 1 to 1024',
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: intIn(1, 1024),
+  },
+  krakenUrl: {
+    env: 'AETHER_KRAKEN_URL',
+    description: 'Kraken WebSocket v2 endpoint (public market data).',
+    allowed: 'a ws:// or wss:// URL',
+    defaultText: 'wss://ws.kraken.com/v2',
+    defaultValue: () => 'wss://ws.kraken.com/v2',
+    parse: (raw) => {
+      if (typeof raw !== 'string') return bad();
+      const s = raw.trim();
+      return isUrlWith(s, ['ws:', 'wss:']) ? ok(s) : bad();
+    },
+  },
+  simulation: {
+    env: 'AETHER_SIMULATION',
+    description: 'Use the in-process simulated exchange instead of Kraken. Refused when env is production.',
+    allowed: 'a boolean: true/false, 1/0, yes/no or on/off (any case)',
+    defaultText: 'false',
+    defaultValue: () => false,
+    parse: parseBool,
+  },
+  simPort: {
+    env: 'AETHER_SIM_PORT',
+    description: 'Port of the simulated exchange\'s WebSocket server.',
+    allowed: 'an integer from 0 to 65535 (0 = any free port)',
+    defaultText: '0',
+    defaultValue: () => 0,
+    parse: intIn(0, 65535),
+  },
+  simSymbols: {
+    env: 'AETHER_SIM_SYMBOLS',
+    description: 'Number of symbols the simulated exchange lists.',
+    allowed: 'an integer from 1 to 1000',
+    defaultText: '8',
+    defaultValue: () => 8,
+    parse: intIn(1, 1000),
+  },
+  simRate: {
+    env: 'AETHER_SIM_RATE',
+    description: 'Book messages per second per simulated symbol.',
+    allowed: 'a number greater than 0 and at most 100000',
+    defaultText: '20',
+    defaultValue: () => 20,
+    parse: numberIn((n) => n > 0 && n <= 100_000),
+  },
+  riskMaxRateHz: {
+    env: 'AETHER_RISK_MAX_RATE_HZ',
+    description: 'Maximum risk publications per second per instrument (conflated to the latest); 0 = publish every change.',
+    allowed: 'a number of at least 0 (0 = no conflation)',
+    defaultText: '0',
+    defaultValue: () => 0,
+    parse: numberIn((n) => n >= 0),
+  },
+  quietAfterMs: {
+    env: 'AETHER_QUIET_AFTER_MS',
+    description: 'An instrument with no book update for this long is reported quiet.',
+    allowed: `an integer from 1 to ${DAY_MS} (milliseconds)`,
+    defaultText: '10000',
+    defaultValue: () => 10_000,
+    parse: intIn(1, DAY_MS),
+  },
+  heartbeatTimeoutMs: {
+    env: 'AETHER_HEARTBEAT_TIMEOUT_MS',
+    description: 'A Kraken connection silent (no heartbeat or data) for this long is dropped and reconnected.',
+    allowed: 'an integer from 1000 to 600000 (milliseconds)',
+    defaultText: '3000',
+    defaultValue: () => 3000,
+    parse: intIn(1000, 600_000),
+  },
+  mailboxCapacity: {
+    env: 'AETHER_MAILBOX_CAPACITY',
+    description: 'Bound of each actor mailbox; overflow is conflated/dropped and counted.',
+    allowed: 'an integer from 16 to 1000000',
+    defaultText: '4096',
+    defaultValue: () => 4096,
+    parse: intIn(16, 1_000_000),
+  },
+  connectBudget: {
+    env: 'AETHER_CONNECT_BUDGET',
+    description:
+      'Kraken connection attempts allowed per rolling 10 minutes (Cloudflare bans the IP for 10 minutes at about 150).',
+    allowed: 'an integer from 1 to 150',
+    defaultText: '100',
+    defaultValue: () => 100,
+    parse: intIn(1, 150),
+  },
+  logLevel: {
+    env: 'AETHER_LOG_LEVEL',
+    description: 'Minimum log level (pino).',
+    allowed: `one of ${logLevels.join(', ')}`,
+    defaultText: 'info',
+    defaultValue: () => 'info',
+    parse: oneOf(logLevels),
+  },
+  logSummaryMs: {
+    env: 'AETHER_LOG_SUMMARY_MS',
+    description: 'Interval of the periodic risk summary log line; 0 = off.',
+    allowed: `an integer from 0 to ${DAY_MS} (milliseconds; 0 = off)`,
+    defaultText: '5000',
+    defaultValue: () => 5000,
+    parse: intIn(0, DAY_MS),
+  },
+};
+
+const settingKeys = Object.keys(settings) as SettingKey[];
+
+/** Every setting, in documentation order: used by docs/configuration.md (tested) and --help. */
+export const configKeys: readonly ConfigKeyInfo[] = Object.freeze(
+  settingKeys.map((key) => {
+    const s = settings[key];
+    return Object.freeze({ key, env: s.env, default: s.defaultText, description: s.description, allowed: s.allowed });
+  }),
+);
+
+const knownAetherEnv = new Set<string>([CONFIG_FILE_ENV, ...settingKeys.map((k) => settings[k].env)]);
+
+// ---------------------------------------------------------------------------------------
+
+/** The only read of the process environment in the engine. */
+export function readEnv(): NodeJS.ProcessEnv {
+  return Object.freeze({ ...process.env });
+}
+
+type Layer = { readonly label: (key: SettingKey) => string; readonly values: Readonly<Record<string, unknown>> };
+
+export function loadConfig(input: LoadConfigInput = {}): Config {
+  const env = input.env ?? readEnv();
+  const violations: ConfigViolation[] = [];
+  const violate = (key: string, message: string, code: ConfigViolation['code'] = ErrorCode.E_CONFIG): void => {
+    violations.push({ key, message, code });
+  };
+
+  for (const name of Object.keys(env).sort()) {
+    if (name.startsWith('AETHER_') && !knownAetherEnv.has(name)) {
+      violate(name, `is not a known setting${suggest(name, [...knownAetherEnv])}; see docs/configuration.md`);
+    }
+  }
+
+  const layers: Layer[] = [];
+
+  const filePath = input.file ?? nonEmpty(env[CONFIG_FILE_ENV]);
+  if (filePath !== undefined) {
+    const path = resolve(filePath);
+    const fileKey = input.file !== undefined ? 'config file' : CONFIG_FILE_ENV;
+    const values = readConfigFile(path, fileKey, violate);
+    if (values !== null) {
+      for (const key of Object.keys(values)) {
+        if (!(settingKeys as string[]).includes(key)) {
+          violate(`${key} (in ${path})`, `is not a known setting${suggest(key, settingKeys)}; see docs/configuration.md`);
+        }
+      }
+      layers.push({ label: (key) => `${key} (in ${path})`, values });
+    }
+  }
+
+  const envValues: Record<string, unknown> = {};
+  for (const key of settingKeys) envValues[key] = env[settings[key].env];
+  layers.push({ label: (key) => settings[key].env, values: envValues });
+
+  const overrides = (input.overrides ?? {}) as Record<string, unknown>;
+  const overrideNames = (input.overrideNames ?? {}) as Record<string, string | undefined>;
+  for (const key of Object.keys(overrides)) {
+    if (overrides[key] === undefined) continue;
+    if (key === 'databaseConfigured') {
+      violate(overrideNames[key] ?? key, 'is derived from DATABASE_URL, PGHOST and PGDATABASE and cannot be set');
+    } else if (!(settingKeys as string[]).includes(key)) {
+      violate(overrideNames[key] ?? key, 'is not a known setting');
+    }
+  }
+  layers.push({ label: (key) => overrideNames[key] ?? key, values: overrides });
+
+  const values: Record<string, unknown> = {};
+  const origin: Record<string, string> = {};
+  const valid: Record<string, boolean> = {};
+  for (const key of settingKeys) {
+    const setting: Setting<unknown> = settings[key];
+    values[key] = setting.defaultValue();
+    origin[key] = setting.env;
+    valid[key] = true;
+    for (const layer of layers) {
+      if (!Object.hasOwn(layer.values, key)) continue;
+      const raw = layer.values[key];
+      if (raw === undefined) continue;
+      const parsed = setting.parse(raw);
+      const label = layer.label(key);
+      if (parsed.ok) {
+        values[key] = parsed.value;
+        origin[key] = label;
+      } else {
+        valid[key] = false;
+        violate(label, parsed.message ?? `must be ${setting.allowed} (got ${show(raw)})`);
+      }
+    }
+  }
+
+  // Cross-field rules, only between values that are themselves valid.
+  if (valid['shardIndex'] && valid['shardCount'] && (values['shardIndex'] as number) >= (values['shardCount'] as number)) {
+    violate(
+      origin['shardIndex'] ?? 'shardIndex',
+      `must be less than the shard count ${String(values['shardCount'])} from ${origin['shardCount'] ?? 'shardCount'} (got ${String(values['shardIndex'])})`,
+    );
+  }
+  if (valid['simulation'] && valid['env'] && values['simulation'] === true && values['env'] === 'production') {
+    violate(
+      origin['simulation'] ?? 'simulation',
+      'simulation mode cannot be enabled when AETHER_ENV=production',
+      ErrorCode.E_SIM_IN_PRODUCTION,
+    );
+  }
+
+  if (violations.length > 0) throw new ConfigError(violations);
+
+  const databaseConfigured =
+    values['databaseUrl'] !== null || nonEmpty(env['PGHOST']) !== undefined || nonEmpty(env['PGDATABASE']) !== undefined;
+
+  const config: Record<string, unknown> = {};
+  for (const key of settingKeys) {
+    config[key] = values[key];
+    if (key === 'databaseUrl') config['databaseConfigured'] = databaseConfigured;
+  }
+  return deepFreeze(config as unknown as Config);
+}
+
+function readConfigFile(
+  path: string,
+  key: string,
+  violate: (key: string, message: string) => void,
+): Record<string, unknown> | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    violate(key, `cannot read ${path}: ${(err as Error).message}`);
+    return null;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    violate(key, `${path} is not valid JSON: ${(err as Error).message}`);
+    return null;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    violate(key, `${path} must contain a JSON object of settings (got ${show(parsed)})`);
+    return null;
+  }
+  return parsed as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------
+
+const URL_USERINFO_RE = /^(\s*[a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+const URL_SECRET_PARAM_RE = /([?&](?:password|sslpassword|pass|token|auth_token|secret)=)[^&#]*/gi;
+
+/** Replaces URL user info and secret query parameters by `***`; handles comma-separated lists. */
+export function redactUrlCredentials(value: string): string {
+  return value
+    .split(',')
+    .map((part) => part.replace(URL_USERINFO_RE, '$1***@').replace(URL_SECRET_PARAM_RE, '$1***'))
+    .join(',');
+}
+
+/** A copy of the config that is safe to log: URL credentials replaced by `***`. */
+export function redactedConfig(config: Config): Config {
+  const redact = (u: string | null): string | null => (u === null ? null : redactUrlCredentials(u));
+  return deepFreeze({
+    ...config,
+    natsUrl: redact(config.natsUrl),
+    databaseUrl: redact(config.databaseUrl),
+    redisUrl: redact(config.redisUrl),
+    krakenUrl: redactUrlCredentials(config.krakenUrl),
+  });
+}
+
+/** The individual server URLs of `config.natsUrl` (empty when NATS is off). */
+export function natsServers(config: Pick<Config, 'natsUrl'>): string[] {
+  return config.natsUrl === null ? [] : config.natsUrl.split(',');
+}
+
+// ---------------------------------------------------------------------------------------
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function show(raw: unknown): string {
+  const s = typeof raw === 'string' ? JSON.stringify(redactUrlCredentials(raw)) : (JSON.stringify(raw) ?? String(raw));
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function suggest(name: string, candidates: readonly string[]): string {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== null && bestDistance <= 3 ? ` (did you mean ${best}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,161 @@
+/**
+ * Supervisor: starts one worker thread per non-empty instrument group, restarts a worker that
+ * throws or exits (its instruments resubscribe and rebuild from a fresh snapshot; the other
+ * workers carry on untouched), and gathers their reports.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { MarketRisk } from '../actors/risk.js';
+import type { Config } from './config.js';
+import { ConnectBudget } from './connect-budget.js';
+import type { Logger } from './logger.js';
+import { metrics } from './metrics.js';
+import { assignWorkers } from './shard-map.js';
+import { siblingModule, spawnWorker } from './spawn-worker.js';
+import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
+
+/** Delay before restarting a crashed worker (the requirement is within 1 s). */
+const RESTART_DELAY_MS = 200;
+const STOP_TIMEOUT_MS = 8_000;
+
+export interface SupervisorOptions {
+  config: Config;
+  log: Logger;
+  symbols: readonly string[];
+  krakenUrl: string;
+  simulated: boolean;
+  reportMs?: number;
+  onRisk?(records: readonly MarketRisk[]): void;
+}
+
+interface Slot {
+  index: number;
+  symbols: string[];
+  worker: Worker | null;
+  generation: number;
+  ready: boolean;
+  stopped: boolean;
+  restarts: number;
+  stats: WorkerStats | null;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+export class Supervisor {
+  readonly budget: ConnectBudget;
+  /** Latest risk record per symbol. */
+  readonly latest = new Map<string, MarketRisk>();
+  private readonly slots: Slot[] = [];
+  private stopping = false;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.budget = ConnectBudget.create(opts.config.connectBudget);
+    const groups = assignWorkers(opts.symbols, opts.config.workers);
+    groups.forEach((symbols, index) => {
+      if (symbols.length > 0) {
+        this.slots.push({ index, symbols, worker: null, generation: 0, ready: false, stopped: false, restarts: 0, stats: null, restartTimer: null });
+      }
+    });
+  }
+
+  get workerCount(): number {
+    return this.slots.length;
+  }
+
+  /** Which worker index hosts `symbol`, or -1. */
+  workerOf(symbol: string): number {
+    return this.slots.find((s) => s.symbols.includes(symbol))?.index ?? -1;
+  }
+
+  workers(): { index: number; symbols: readonly string[]; ready: boolean; restarts: number; stats: WorkerStats | null; threadId: number }[] {
+    return this.slots.map((s) => ({ index: s.index, symbols: s.symbols, ready: s.ready, restarts: s.restarts, stats: s.stats, threadId: s.worker?.threadId ?? -1 }));
+  }
+
+  start(): void {
+    for (const s of this.slots) this.spawn(s);
+    this.opts.log.info(
+      { workers: this.slots.map((s) => ({ index: s.index, symbols: s.symbols.length })) },
+      `started ${this.slots.length} worker thread(s) for ${this.opts.symbols.length} instrument(s)`,
+    );
+  }
+
+  private spawn(slot: Slot): void {
+    slot.generation++;
+    slot.ready = false;
+    slot.stopped = false;
+    const init: WorkerInit = {
+      index: slot.index,
+      generation: slot.generation,
+      symbols: slot.symbols,
+      config: this.opts.config,
+      krakenUrl: this.opts.krakenUrl,
+      simulated: this.opts.simulated,
+      budget: this.budget.buffer,
+      reportMs: this.opts.reportMs ?? 250,
+    };
+    const worker = spawnWorker(siblingModule(import.meta.url, 'worker'), { workerData: init, name: `aether-worker-${slot.index}` });
+    slot.worker = worker;
+    worker.on('message', (m: WorkerToMain) => this.onMessage(slot, m));
+    worker.on('error', (err) => {
+      this.opts.log.error({ code: 'E_WORKER_CRASHED', worker: slot.index, err: { message: err.message, stack: err.stack } }, 'worker thread threw');
+    });
+    worker.on('exit', (code) => {
+      if (slot.worker !== worker) return;
+      slot.worker = null;
+      slot.ready = false;
+      if (this.stopping || slot.stopped) return;
+      slot.restarts++;
+      metrics.workerRestarts.inc();
+      this.opts.log.error(
+        { code: 'E_WORKER_CRASHED', worker: slot.index, exitCode: code, restarts: slot.restarts, symbols: slot.symbols },
+        `worker ${slot.index} exited unexpectedly: restarting in ${RESTART_DELAY_MS} ms`,
+      );
+      slot.restartTimer = setTimeout(() => {
+        slot.restartTimer = null;
+        if (!this.stopping) this.spawn(slot);
+      }, RESTART_DELAY_MS);
+    });
+  }
+
+  private onMessage(slot: Slot, m: WorkerToMain): void {
+    switch (m.type) {
+      case 'ready':
+        slot.ready = true;
+        return;
+      case 'report':
+        slot.stats = m.stats;
+        metrics.observeWorker(slot.index, m.stats);
+        for (const r of m.risk) this.latest.set(r.symbol, r);
+        if (m.risk.length > 0) this.opts.onRisk?.(m.risk);
+        return;
+      case 'stopped':
+        slot.stopped = true;
+        return;
+    }
+  }
+
+  /** Send a control message to one worker. */
+  send(index: number, msg: MainToWorker): void {
+    this.slots.find((s) => s.index === index)?.worker?.postMessage(msg);
+  }
+
+  /** Graceful stop: each worker stops intake, flushes its outputs and closes its connections. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const exits = this.slots.map((slot) => {
+      if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
+      const w = slot.worker;
+      if (w === null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.opts.log.warn({ worker: slot.index }, 'worker did not stop in time: terminating');
+          void w.terminate();
+        }, STOP_TIMEOUT_MS);
+        w.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        w.postMessage({ type: 'stop' } satisfies MainToWorker);
+      });
+    });
+    await Promise.all(exits);
+  }
+}

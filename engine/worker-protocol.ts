@@ -1,0 +1,50 @@
+/** Messages between the supervisor (main thread) and a worker host. Structured-clone safe. */
+import type { MarketRisk } from '../actors/risk.js';
+import type { InstrumentCounters } from '../actors/instrument.js';
+import type { Config } from './config.js';
+
+export interface WorkerInit {
+  readonly index: number;
+  readonly generation: number;
+  readonly symbols: readonly string[];
+  readonly config: Config;
+  readonly krakenUrl: string;
+  readonly simulated: boolean;
+  readonly budget: SharedArrayBuffer;
+  /** How often the worker posts changed risk and stats to the main thread. */
+  readonly reportMs: number;
+}
+
+export interface SymbolStats {
+  readonly symbol: string;
+  readonly health: string;
+  readonly reason: string | null;
+  readonly counters: InstrumentCounters;
+}
+
+export interface WorkerStats {
+  readonly frames: number;
+  readonly malformed: number;
+  readonly unexpected: number;
+  readonly heartbeats: number;
+  readonly connects: number;
+  readonly disconnects: number;
+  readonly deadConnections: number;
+  readonly connected: boolean;
+  readonly published: number;
+  readonly conflated: number;
+  readonly natsDropped: number;
+  readonly natsConnected: boolean | null;
+  readonly mailboxDropped: number;
+  readonly symbols: readonly SymbolStats[];
+}
+
+export type WorkerToMain =
+  | { readonly type: 'ready' }
+  | { readonly type: 'report'; readonly risk: MarketRisk[]; readonly stats: WorkerStats }
+  | { readonly type: 'stopped' };
+
+export type MainToWorker =
+  | { readonly type: 'stop' }
+  /** Fault injection for supervision tests; refused in production. */
+  | { readonly type: 'crash' };

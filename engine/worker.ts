@@ -1,0 +1,90 @@
+/**
+ * Worker host: the actors of the instruments assigned to this thread, their own Kraken
+ * connection (raw frames never cross threads), and their risk output. Control messages from
+ * the supervisor arrive through a bounded mailbox; market data is dispatched inline in the
+ * socket callback, run to completion.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { KrakenClient } from '../adapters/kraken/client.js';
+import { NatsPublisher } from '../adapters/nats/publisher.js';
+import { systemClock, systemTimers } from './clock.js';
+import { ConnectBudget } from './connect-budget.js';
+import { createLogger } from './logger.js';
+import { Mailbox, OverflowPolicy } from './mailbox.js';
+import { RiskOutput } from './risk-output.js';
+import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const post = (m: WorkerToMain) => port.postMessage(m);
+const { config } = init;
+const log = createLogger({ level: config.logLevel, name: 'aether' }).child({ worker: init.index, gen: init.generation });
+
+const publisher = config.natsUrl !== null ? await NatsPublisher.connect(config.natsUrl, `aether-worker-${init.index}`, log) : null;
+const output = new RiskOutput(publisher, config.natsNamespace, config.riskMaxRateHz, systemClock);
+const client = new KrakenClient({
+  url: init.krakenUrl,
+  symbols: init.symbols,
+  depth: config.bookDepth,
+  simulated: init.simulated,
+  heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+  quietAfterMs: config.quietAfterMs,
+  budget: ConnectBudget.attach(init.budget, config.connectBudget),
+  clock: systemClock,
+  timers: systemTimers,
+  log,
+  onRisk: (actor) => output.offer(actor),
+});
+
+let stopping = false;
+const mailbox = new Mailbox<MainToWorker>(config.mailboxCapacity, OverflowPolicy.REJECT, (msg) => {
+  switch (msg.type) {
+    case 'stop':
+      void stop();
+      return;
+    case 'crash':
+      if (config.env === 'production') return;
+      throw new Error('injected worker crash');
+  }
+});
+port.on('message', (msg: MainToWorker) => {
+  if (!mailbox.post(msg)) log.error({ code: 'E_MAILBOX_OVERFLOW', type: msg.type }, 'worker control mailbox full: message refused');
+  mailbox.drain();
+});
+
+function stats(): WorkerStats {
+  const s = client.session;
+  return {
+    frames: s.counters.frames,
+    malformed: s.counters.malformed,
+    unexpected: s.counters.unexpected,
+    heartbeats: s.counters.heartbeats,
+    connects: client.counters.connects,
+    disconnects: client.counters.disconnects,
+    deadConnections: client.counters.deadConnections,
+    connected: client.connected,
+    published: output.published,
+    conflated: output.conflated,
+    natsDropped: publisher?.counters.dropped ?? 0,
+    natsConnected: publisher === null ? null : publisher.connected,
+    mailboxDropped: mailbox.dropped,
+    symbols: [...s.actors.values()].map((a) => ({ symbol: a.symbol, health: a.health, reason: a.reason, counters: { ...a.counters } })),
+  };
+}
+
+const reporter = setInterval(() => post({ type: 'report', risk: output.takeChanged(), stats: stats() }), init.reportMs);
+
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(reporter);
+  await client.stop(); // intake stops first
+  output.flush();
+  post({ type: 'report', risk: output.takeChanged(), stats: stats() });
+  await publisher?.close();
+  post({ type: 'stopped' });
+  port.close();
+}
+
+client.start();
+post({ type: 'ready' });
