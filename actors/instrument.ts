@@ -44,8 +44,10 @@ export class InstrumentActor {
     readonly symbol: string,
     readonly depth: number,
     simulated: boolean,
+    /** Start time of this actor instance (epoch µs), from the caller's clock. */
+    epochUs: number,
   ) {
-    this.risk = emptyMarketRisk(symbol, simulated);
+    this.risk = emptyMarketRisk(symbol, simulated, epochUs);
   }
 
   /** Instrument precision from the venue; a change invalidates the book (new snapshot needed). */

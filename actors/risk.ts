@@ -30,8 +30,16 @@ export interface MarketRisk {
   /** Venue, always 'kraken'. */
   venue: string;
   symbol: string;
-  /** Per-symbol sequence of published records, +1 each; a gap means a lost message. */
+  /**
+   * Per-symbol sequence of published records, +1 each within one `epoch`; a gap means a lost
+   * message.
+   */
   seq: number;
+  /**
+   * Start time (epoch µs) of the actor that produced the record. It changes when the actor
+   * restarts (e.g. its worker crashed); `seq` starts again at 1 in the new epoch.
+   */
+  epoch: number;
   health: BookHealth;
   /** True when the book has not changed for `quietAfterMs` although the connection is alive. */
   quiet: boolean;
@@ -70,7 +78,7 @@ export interface MarketRisk {
 
 /** Key order of the shared msgpack structure; must match MarketRisk's field order. */
 export const MARKET_RISK_KEYS: readonly (keyof MarketRisk)[] = [
-  'venue', 'symbol', 'seq', 'health', 'quiet', 'simulated',
+  'venue', 'symbol', 'seq', 'epoch', 'health', 'quiet', 'simulated',
   'bid', 'ask', 'bidQty', 'askQty', 'mid', 'microprice', 'spread', 'spreadBps',
   'bidDepth10bps', 'askDepth10bps', 'bidDepth50bps', 'askDepth50bps', 'imbalance',
   'lastTradePrice', 'lastTradeQty', 'lastTradeSide', 'lastTradeTimeUs',
@@ -78,11 +86,12 @@ export const MARKET_RISK_KEYS: readonly (keyof MarketRisk)[] = [
 ];
 
 /** A record with every field in MARKET_RISK_KEYS order (one hidden class, reused per actor). */
-export function emptyMarketRisk(symbol: string, simulated: boolean): MarketRisk {
+export function emptyMarketRisk(symbol: string, simulated: boolean, epoch: number): MarketRisk {
   return {
     venue: 'kraken',
     symbol,
     seq: 0,
+    epoch,
     health: BookHealth.SYNCING,
     quiet: false,
     simulated,

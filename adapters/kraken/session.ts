@@ -107,7 +107,7 @@ export class KrakenSession {
   }
 
   private addActor(symbol: string, depth: number): InstrumentActor {
-    const a = new InstrumentActor(symbol, depth, this.opts.simulated);
+    const a = new InstrumentActor(symbol, depth, this.opts.simulated, this.opts.clock.nowUs());
     const fixed = this.opts.precision?.get(symbol);
     if (fixed !== undefined) a.setPrecision(fixed.price, fixed.qty);
     this.actors.set(symbol, a);
@@ -118,6 +118,7 @@ export class KrakenSession {
 
   /** A new connection is open: every book starts over from a fresh snapshot. */
   onOpen(): void {
+    this.systemStatus = 'unknown';
     this.instrumentReady = false;
     this.subscribed = false;
     this.requests.clear();

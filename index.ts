@@ -1,0 +1,7 @@
+/**
+ * Public API for consumers of Aether's outputs: the risk record type, its decoder, and the
+ * subject names. Import from the package root: `import { createRiskDecoder } from 'aether-risk'`.
+ */
+export { BookHealth, TradeSide, MARKET_RISK_KEYS, type MarketRisk } from './actors/risk.js';
+export { createRiskDecoder, riskStructures } from './adapters/nats/codec.js';
+export { riskSubject, riskWildcard, symbolToken, tokenToSymbol } from './engine/switchboard.js';
