@@ -162,21 +162,25 @@ export class BookSide {
 
   /**
    * Bring the checksum of this side up to date, chained after `seed` (the CRC of whatever was
-   * hashed before this side). `reseed` forces the whole chain (the previous side changed).
+   * hashed before this side; when it differs from last time the whole chain is redone).
    * Digits per level: price ticks without leading zeros, then the quantity with exactly
    * `qtyPrecision` fraction digits, '.' removed and leading zeros removed.
    */
-  hash(qtyPrecision: number, seed: number, reseed: boolean): number {
+  hash(qtyPrecision: number, seed: number): number {
     const top = this.n < CHECKSUM_LEVELS ? this.n : CHECKSUM_LEVELS;
-    let from = reseed ? 0 : this.crcFrom;
+    const state = this.state;
+    let from = this.crcFrom;
+    if (state[0] !== seed) {
+      // What was hashed before this side changed: the whole chain moves.
+      state[0] = seed;
+      from = 0;
+    }
     if (from > this.hashedLevels) from = this.hashedLevels;
     if (from >= top && top === this.hashedLevels) {
       this.crcFrom = CHECKSUM_LEVELS;
-      return this.state[top]!;
+      return state[top]!;
     }
     const buf = this.digits;
-    const state = this.state;
-    state[0] = seed;
     let crc = state[from]!;
     for (let i = from; i < top; i++) {
       const base = i * LEVEL_BYTES;
@@ -286,9 +290,8 @@ export class OrderBook {
   /** Kraken v2 checksum of the current top 10 levels (asks ascending, then bids descending). */
   checksum(): number {
     const qp = this.qtyPrecision;
-    const askCrc = this.asks.hash(qp, 0, false);
-    // The bid chain starts from the ask result: re-hash it whole only if that seed moved.
-    this.crc = this.bids.hash(qp, askCrc, askCrc !== this.bids.state[0]);
+    // Asks first, then the bid chain seeded with the ask result.
+    this.crc = this.bids.hash(qp, this.asks.hash(qp, 0));
     return this.crc;
   }
 

@@ -186,7 +186,8 @@ export class KrakenClient {
     const n = this.failures++;
     let delay = n === 0 ? 0 : Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (n - 1));
     delay = delay / 2 + Math.random() * (delay / 2); // equal jitter
-    if (this.lastSystem !== 'online' && this.lastSystem !== 'unknown') delay = Math.max(delay, MAINTENANCE_MIN_MS);
+    // Kraken: after maintenance, reconnect no more quickly than once every five seconds.
+    if (this.lastSystem !== 'online' && this.lastSystem !== 'unknown') delay = Math.max(delay, MAINTENANCE_MIN_MS + Math.random() * 1000);
     return Math.round(delay);
   }
 

@@ -18,6 +18,7 @@ const DATA = Buffer.from('","data":[');
 const MAX_INT_DIGITS = 15;
 
 const C_QUOTE = 34;
+const C_BACKSLASH = 92;
 const C_COMMA = 44;
 const C_DOT = 46;
 const C_COLON = 58;
@@ -72,7 +73,10 @@ export class BookScanner {
       if (k0 === 115 /* symbol */ && klen === 6) {
         if (b[this.i++] !== C_QUOTE) return false;
         const s = this.i;
-        while (this.i < this.end && b[this.i] !== C_QUOTE) this.i++;
+        while (this.i < this.end && b[this.i] !== C_QUOTE) {
+          if (b[this.i] === C_BACKSLASH) return false; // escapes: leave to JSON.parse
+          this.i++;
+        }
         if (this.i >= this.end) return false;
         out.symbol = this.symbols.get(b, s, this.i);
         this.i++;

@@ -298,7 +298,7 @@ export class KrakenSession {
       if (!this.instrumentReady && prev !== 'online') this.sendSubscribe('instrument', null);
       else if (prev !== 'online' && this.instrumentReady) {
         // Back online after maintenance / cancel_only: rebuild every book from a snapshot.
-        for (const a of this.actors.values()) if (a.health === BookHealth.HALTED && this.pairStatus.get(a.symbol) === 'online') this.resubscribeBook(a);
+        for (const a of this.actors.values()) if (a.health === BookHealth.HALTED && this.pairStatus.get(a.symbol) === 'online') this.rebuild(a, 'system back online');
       }
     } else {
       for (const a of this.actors.values()) {
@@ -335,7 +335,7 @@ export class KrakenSession {
       if (status !== 'online') {
         if (actor.health !== BookHealth.REJECTED) this.transition(actor, BookHealth.HALTED, `instrument status ${status}`);
       } else if (actor.health === BookHealth.HALTED && this.systemStatus === 'online' && this.subscribed) {
-        this.resubscribeBook(actor);
+        this.rebuild(actor, 'pair back online');
       }
     }
     if (m.type === 'snapshot' && !this.instrumentReady && this.opts.mode === 'live') {
@@ -381,10 +381,11 @@ export class KrakenSession {
     this.opts.send({ method: 'subscribe', params, req_id });
   }
 
-  private resubscribeBook(actor: InstrumentActor): void {
-    this.transition(actor, BookHealth.SYNCING, 'resubscribing');
+  /** Back from HALTED: the book may have moved meanwhile, so take a fresh snapshot. */
+  private rebuild(actor: InstrumentActor, reason: string): void {
+    this.transition(actor, BookHealth.RESYNCING, reason);
     actor.book?.clear();
-    this.sendSubscribe('book', [actor.symbol]);
+    this.requestResync(actor);
   }
 
   private onResponse(m: Record<string, unknown>): void {

@@ -1,0 +1,140 @@
+/**
+ * The live Kraken client against the simulated exchange over real WebSocket connections:
+ * subscribe errors, malformed frames, maintenance, pair status, refused and unreachable
+ * venues, the connection budget.
+ */
+import t from 'tap';
+import { createServer } from 'node:net';
+import type { InstrumentActor } from '../actors/instrument.js';
+import { KrakenClient } from '../adapters/kraken/client.js';
+import { defaultSimPairs, startSimExchange, type SimExchange } from '../adapters/kraken-sim/index.js';
+import { systemClock, systemTimers } from '../engine/clock.js';
+import { ConnectBudget } from '../engine/connect-budget.js';
+import { eventually } from './helpers/eventually.js';
+import { memoryLogger } from './helpers/logger.js';
+
+function client(url: string, symbols: string[], opts: { budget?: ConnectBudget; heartbeatTimeoutMs?: number } = {}) {
+  const transitions: string[] = [];
+  const c = new KrakenClient({
+    url,
+    symbols,
+    depth: 10,
+    simulated: true,
+    heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 3000,
+    quietAfterMs: 10_000,
+    budget: opts.budget ?? ConnectBudget.create(100),
+    clock: systemClock,
+    timers: systemTimers,
+    log: memoryLogger('fatal'),
+    onRisk: (a: InstrumentActor) => {
+      const last = transitions.findLast((x) => x.startsWith(`${a.symbol}:`));
+      const now = `${a.symbol}:${a.health}`;
+      if (last !== now) transitions.push(now);
+    },
+  });
+  const health = (s: string) => c.session.actors.get(s)?.health;
+  return { c, health, transitions };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+let sim: SimExchange;
+t.before(async () => {
+  sim = await startSimExchange({ pairs: defaultSimPairs(3), bookRatePerSymbol: 50, seed: 3 });
+});
+t.teardown(() => sim.close());
+
+t.test('client - a pair Kraken does not list is REJECTED with the reason; the others go LIVE', async (t) => {
+  const { c, health } = client(sim.url, ['BTC/USD', 'NOPE/USD', 'ETH/USD']);
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => health('BTC/USD') === 'LIVE' && health('ETH/USD') === 'LIVE', 10_000, 'LIVE');
+  t.equal(health('NOPE/USD'), 'REJECTED');
+  t.match(c.session.actors.get('NOPE/USD')!.reason, /unknown pair/);
+  t.equal(c.session.actors.get('NOPE/USD')!.risk.bid, null, 'no book, no prices');
+});
+
+t.test('client - malformed frames are counted and ignored; books stay LIVE', async (t) => {
+  const { c, health } = client(sim.url, ['BTC/USD']);
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => health('BTC/USD') === 'LIVE', 10_000, 'LIVE');
+  const before = c.session.actors.get('BTC/USD')!.counters.checksumsVerified;
+  sim.inject({ kind: 'malformed' });
+  await eventually(() => c.session.counters.malformed >= 1, 5_000, 'malformed counted');
+  await eventually(() => c.session.actors.get('BTC/USD')!.counters.checksumsVerified > before + 5, 5_000, 'still verifying');
+  t.equal(health('BTC/USD'), 'LIVE');
+  t.equal(c.counters.disconnects, 0, 'connection kept');
+});
+
+t.test('client - a dropped book message is caught by the next checksum and that symbol resyncs', async (t) => {
+  const { c, health, transitions } = client(sim.url, ['BTC/USD', 'ETH/USD']);
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => health('BTC/USD') === 'LIVE' && health('ETH/USD') === 'LIVE', 10_000, 'LIVE');
+  sim.inject({ kind: 'drop-message', symbol: 'ETH/USD' });
+  await eventually(() => c.session.actors.get('ETH/USD')!.counters.checksumMismatches === 1, 5_000, 'mismatch');
+  await eventually(() => health('ETH/USD') === 'LIVE', 10_000, 'LIVE again');
+  t.ok(transitions.includes('ETH/USD:RESYNCING'));
+  t.notOk(transitions.includes('BTC/USD:RESYNCING'), 'BTC/USD untouched');
+  t.equal(c.session.actors.get('ETH/USD')!.counters.resyncs, 1);
+});
+
+t.test('client - pair status from the instrument channel: HALTED while not online, rebuilt when back', async (t) => {
+  const { c, health } = client(sim.url, ['SOL/USD']);
+  c.start();
+  t.teardown(async () => {
+    sim.setPairStatus('SOL/USD', 'online');
+    await c.stop();
+  });
+  await eventually(() => health('SOL/USD') === 'LIVE', 10_000, 'LIVE');
+  sim.setPairStatus('SOL/USD', 'cancel_only');
+  await eventually(() => health('SOL/USD') === 'HALTED', 5_000, 'HALTED');
+  t.match(c.session.actors.get('SOL/USD')!.reason, /cancel_only/);
+  sim.setPairStatus('SOL/USD', 'online');
+  await eventually(() => health('SOL/USD') === 'LIVE', 10_000, 'LIVE again');
+});
+
+t.test('client - HTTP 429 on the upgrade is retried with backoff until the venue accepts', async (t) => {
+  sim.inject({ kind: 'refuse-connections', count: 2 });
+  const { c, health } = client(sim.url, ['BTC/USD']);
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => health('BTC/USD') === 'LIVE', 15_000, 'LIVE after refusals');
+  t.equal(c.counters.connectAttempts, 3, 'two refused attempts, then success');
+});
+
+t.test('client - an unreachable venue keeps every book STALE and retries only within the connection budget', async (t) => {
+  const port = await freePort();
+  const budget = ConnectBudget.create(4, 600_000);
+  const { c, health } = client(`ws://127.0.0.1:${port}/v2`, ['BTC/USD'], { budget });
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => c.counters.connectAttempts === 4, 10_000, 'four attempts');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal(c.counters.connectAttempts, 4, 'no attempt beyond the budget');
+  t.equal(budget.used(), 4);
+  t.equal(health('BTC/USD'), 'STALE');
+  t.match(c.session.actors.get('BTC/USD')!.reason, /refused/);
+});
+
+t.test('client - maintenance: books HALTED, reconnect no sooner than 5 s', async (t) => {
+  const { c, health } = client(sim.url, ['BTC/USD']);
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => health('BTC/USD') === 'LIVE', 10_000, 'LIVE');
+  const attempts = c.counters.connectAttempts;
+  sim.inject({ kind: 'maintenance' });
+  await eventually(() => health('BTC/USD') === 'STALE' || health('BTC/USD') === 'HALTED', 5_000, 'not LIVE');
+  const closedAt = Date.now();
+  await eventually(() => c.counters.connectAttempts > attempts, 10_000, 'reconnect attempt');
+  const waited = Date.now() - closedAt;
+  t.ok(waited >= 4_900, `reconnected after ${waited} ms (≥ 5 s after maintenance)`);
+  await eventually(() => health('BTC/USD') === 'LIVE', 10_000, 'LIVE again');
+});
