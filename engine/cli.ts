@@ -46,8 +46,8 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
     usage: `${PROG} start [flags]`,
     description:
       'Connects to the Kraken WebSocket v2 feed (AETHER_KRAKEN_URL), keeps one order book per\n' +
-      'instrument in worker-thread actors, computes market and position risk and publishes it\n' +
-      'on NATS (NATS_URL) and the WebSocket gateway (PORT). Runs until SIGINT or SIGTERM.',
+      'instrument in worker-thread actors, verifies every book checksum, computes market risk\n' +
+      'and publishes it on NATS (NATS_URL) and in the log. Runs until SIGINT or SIGTERM.',
     flags: {
       config: CONFIG_FLAG,
       symbols: { type: 'string', arg: 'LIST', help: 'symbols to follow, e.g. BTC/USD,ETH/USD, or all-usd (AETHER_SYMBOLS)' },
@@ -70,7 +70,7 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
       config: CONFIG_FLAG,
       'symbols-count': { type: 'string', arg: 'N', help: 'number of simulated symbols, 1..1000 (AETHER_SIM_SYMBOLS)' },
       rate: { type: 'string', arg: 'N', help: 'book messages per second per symbol, 0 < N <= 100000 (AETHER_SIM_RATE)' },
-      port: { type: 'string', arg: 'N', help: 'HTTP/WebSocket gateway port, 0 = any free port (PORT)' },
+      port: { type: 'string', arg: 'N', help: 'HTTP/WebSocket port, 0 = any free port (PORT; reserved, no HTTP server in this version)' },
     },
   },
   record: {
@@ -123,7 +123,7 @@ function isCommand(name: string): name is CommandName {
 function globalHelp(): string {
   const width = Math.max(...commandNames.map((c) => c.length));
   const lines = commandNames.map((c) => `  ${c.padEnd(width)}  ${commands[c].summary}`);
-  return `${PROG} - real-time market and position risk for Kraken spot markets
+  return `${PROG} - real-time market risk for Kraken spot markets
 
 Usage:
   ${PROG} <command> [flags]

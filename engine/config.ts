@@ -242,7 +242,7 @@ const settings: SettingTable = {
   },
   port: {
     env: 'PORT',
-    description: 'HTTP/WebSocket gateway port (metrics, health, browser feed).',
+    description: 'HTTP/WebSocket port for health, metrics and the browser feed (reserved: no HTTP server in this version).',
     allowed: 'an integer from 0 to 65535 (0 = any free port)',
     defaultText: '8080',
     defaultValue: () => 8080,
@@ -267,7 +267,7 @@ const settings: SettingTable = {
   databaseUrl: {
     env: 'DATABASE_URL',
     description:
-      'PostgreSQL/TimescaleDB connection URL. PostgreSQL also counts as configured when libpq PGHOST or PGDATABASE is set.',
+      'PostgreSQL/TimescaleDB connection URL (reserved: no database writer in this version). PostgreSQL also counts as configured when libpq PGHOST or PGDATABASE is set.',
     allowed: 'a postgres:// or postgresql:// URL',
     defaultText: '(unset: off)',
     defaultValue: () => null,
@@ -275,7 +275,7 @@ const settings: SettingTable = {
   },
   redisUrl: {
     env: 'REDIS_URL',
-    description: 'Redis URL for the latest-risk snapshot cache. Unset or empty = off.',
+    description: 'Redis URL for the latest-risk snapshot cache (reserved: nothing is written to Redis in this version). Unset or empty = off.',
     allowed: 'a redis:// or rediss:// URL',
     defaultText: '(unset: off)',
     defaultValue: () => null,
