@@ -4,7 +4,7 @@
  * gracefully. Used by `start`, `demo` and the tests.
  */
 import type { MarketRisk } from '../actors/risk.js';
-import { discoverPairs } from '../adapters/kraken/discover.js';
+import { discoverPairs, usdOnlineSymbols } from '../adapters/kraken/discover.js';
 import type { Config } from './config.js';
 import { ConnectBudget } from './connect-budget.js';
 import type { Logger } from './logger.js';
@@ -70,7 +70,7 @@ async function resolveSymbols(config: Config, krakenUrl: string, log: Logger): P
   for (let attempt = 1; ; attempt++) {
     try {
       const pairs = await discoverPairs(krakenUrl, budget);
-      const usd = pairs.filter((p) => p.quote === 'USD' && p.status === 'online').map((p) => p.symbol);
+      const usd = usdOnlineSymbols(pairs);
       log.info({ pairs: pairs.length, usdOnline: usd.length }, 'all-usd: instrument list read from Kraken');
       return usd;
     } catch (err) {

@@ -7,18 +7,19 @@ import t from 'tap';
 import { createServer } from 'node:net';
 import type { InstrumentActor } from '../actors/instrument.js';
 import { KrakenClient } from '../adapters/kraken/client.js';
+import { discoverPairs, usdOnlineSymbols } from '../adapters/kraken/discover.js';
 import { defaultSimPairs, startSimExchange, type SimExchange } from '../adapters/kraken-sim/index.js';
 import { systemClock, systemTimers } from '../engine/clock.js';
 import { ConnectBudget } from '../engine/connect-budget.js';
 import { eventually } from './helpers/eventually.js';
 import { memoryLogger } from './helpers/logger.js';
 
-function client(url: string, symbols: string[], opts: { budget?: ConnectBudget; heartbeatTimeoutMs?: number } = {}) {
+function client(url: string, symbols: string[], opts: { budget?: ConnectBudget; heartbeatTimeoutMs?: number; depth?: number } = {}) {
   const transitions: string[] = [];
   const c = new KrakenClient({
     url,
     symbols,
-    depth: 10,
+    depth: opts.depth ?? 10,
     simulated: true,
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 3000,
     quietAfterMs: 10_000,
@@ -137,4 +138,28 @@ t.test('client - maintenance: books HALTED, reconnect no sooner than 5 s', async
   const waited = Date.now() - closedAt;
   t.ok(waited >= 4_900, `reconnected after ${waited} ms (≥ 5 s after maintenance)`);
   await eventually(() => health('BTC/USD') === 'LIVE', 10_000, 'LIVE again');
+});
+
+t.test('client - a depth Kraken refuses is surfaced per symbol as REJECTED with Kraken\'s error', async (t) => {
+  // Config validation refuses such depths before start-up; this drives the client directly.
+  const { c, health } = client(sim.url, ['BTC/USD', 'ETH/USD'], { depth: 27 });
+  c.start();
+  t.teardown(() => c.stop());
+  await eventually(() => health('BTC/USD') === 'REJECTED' && health('ETH/USD') === 'REJECTED', 10_000, 'REJECTED');
+  t.equal(c.session.actors.get('BTC/USD')!.reason, 'Subscription depth not supported');
+  t.equal(c.session.counters.subscribeErrors >= 1, true);
+  t.equal(c.counters.disconnects, 0, 'the connection stays open');
+});
+
+t.test('discovery - all-usd reads the instrument list and keeps online USD pairs with their precisions', async (t) => {
+  const own = await startSimExchange({ pairs: defaultSimPairs(6), seed: 5 });
+  t.teardown(() => own.close());
+  own.setPairStatus('DOGE/USD', 'maintenance');
+  const pairs = await discoverPairs(own.url, ConnectBudget.create(10));
+  t.equal(pairs.length, 6);
+  const btc = pairs.find((p) => p.symbol === 'BTC/USD')!;
+  t.same([btc.pricePrecision, btc.qtyPrecision, btc.quote, btc.status], [1, 8, 'USD', 'online']);
+  const usdOnline = usdOnlineSymbols(pairs);
+  t.notOk(usdOnline.includes('DOGE/USD'), 'a pair under maintenance is left out');
+  t.equal(usdOnline.length, 5);
 });

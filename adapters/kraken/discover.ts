@@ -53,3 +53,8 @@ export async function discoverPairs(url: string, budget: ConnectBudget, timeoutM
     ws.on('error', (err) => done(err));
   });
 }
+
+/** The `all-usd` selection: USD-quoted pairs that Kraken reports online. */
+export function usdOnlineSymbols(pairs: readonly PairInfo[]): string[] {
+  return pairs.filter((p) => p.quote === 'USD' && p.status === 'online').map((p) => p.symbol);
+}
