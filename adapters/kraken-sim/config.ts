@@ -48,10 +48,12 @@ export interface SimConfig {
   readonly heartbeatMs: number;
   readonly seed: number;
   readonly hiddenDepth: number;
+  readonly slowClientBytes: number;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'host', 'port', 'pairs', 'bookRatePerSymbol', 'tradeRatio', 'tickerRatio', 'heartbeatMs', 'seed', 'hiddenDepth',
+  'slowClientBytes',
 ]);
 const PAIR_KEYS: ReadonlySet<string> = new Set([
   'symbol', 'base', 'quote', 'pricePrecision', 'qtyPrecision', 'startPrice', 'status',
@@ -69,8 +71,13 @@ const TYPICAL_LEVEL_NOTIONAL = 10_000;
 
 function resolvePair(p: SimPair, index: number, errors: string[]): PairSpec | null {
   const at = `options.pairs[${index}]`;
+  if (p === null || typeof p !== 'object') {
+    errors.push(`${at} must be an object`);
+    return null;
+  }
   const before = errors.length;
   for (const k of Object.keys(p)) if (!PAIR_KEYS.has(k)) errors.push(`${at}.${k} is not a known option`);
+  // [A-Z0-9] only: data frames are written as latin1 and must be pure ASCII (server.ts Conn).
   if (typeof p.base !== 'string' || !/^[A-Z0-9]{1,16}$/.test(p.base)) errors.push(`${at}.base must be 1-16 of A-Z0-9`);
   if (typeof p.quote !== 'string' || !/^[A-Z0-9]{1,16}$/.test(p.quote)) errors.push(`${at}.quote must be 1-16 of A-Z0-9`);
   if (p.symbol !== `${p.base}/${p.quote}`) errors.push(`${at}.symbol must be "base/quote"`);
@@ -127,6 +134,7 @@ export function resolveConfig(opts: SimOptions): SimConfig {
   checkNumber(errors, 'heartbeatMs', opts.heartbeatMs, 10, 3_600_000, true);
   checkNumber(errors, 'seed', opts.seed, 0, 2 ** 32 - 1, true);
   checkNumber(errors, 'hiddenDepth', opts.hiddenDepth, 1001, 100_000, true);
+  checkNumber(errors, 'slowClientBytes', opts.slowClientBytes, 64 * 1024, 2 ** 31, true);
 
   const rawPairs = opts.pairs ?? defaultSimPairs(8);
   const pairs: PairSpec[] = [];
@@ -153,6 +161,7 @@ export function resolveConfig(opts: SimOptions): SimConfig {
     heartbeatMs: opts.heartbeatMs ?? 1000,
     seed: opts.seed ?? 0x5eed,
     hiddenDepth: opts.hiddenDepth ?? 1200,
+    slowClientBytes: opts.slowClientBytes ?? 8 * 1024 * 1024,
   });
 }
 

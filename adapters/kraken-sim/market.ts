@@ -40,6 +40,8 @@ import type { SimStats } from './types.js';
 export interface Outlet {
   /** True while the client's send buffer is over the high-water mark. */
   readonly slow: boolean;
+  /** Number of this client's book subscriptions waiting for a resync snapshot. */
+  staleSubs: number;
   /** Write a book frame (counted as a book message). */
   sendBook(frame: string): void;
   /** Write any other frame. */
@@ -255,7 +257,10 @@ export class Market {
     for (let i = 0; i < na; i++) asks += (i === 0 ? '' : ',') + this.levelFrag(this.asks, i);
     sub.out.sendBook(this.snapPrefix + bids + '],"asks":[' + asks + '],"checksum":' + this.currentChecksum() +
       ',"timestamp":"' + this.lastBookTs + '"}]}');
-    sub.stale = false;
+    if (sub.stale) {
+      sub.stale = false;
+      sub.out.staleSubs--;
+    }
   }
 
   // ---------------------------------------------------------------- generation
@@ -266,21 +271,34 @@ export class Market {
    */
   step(ts: string): void {
     this.build();
-    this.evolveFairMid();
-    this.lastBookTs = ts;
-    this.msgTop10 = false;
     if (this.dropNext) {
       this.dropNext = false;
+      this.lastBookTs = ts;
       this.dropOne();
     } else {
-      const r = this.rng.next();
-      // Mean ≈ 1.6 changes per message (R-DC measured 1.45–2.0 levels per message).
-      const changes = r < 0.55 ? 1 : r < 0.85 ? 2 : 3;
-      for (let c = 0; c < changes; c++) this.change();
-      this.publishBook(ts);
+      // The rate counts messages that change the top 10, i.e. what a depth-10
+      // subscriber receives. Messages that only change deeper levels come on
+      // top of it and reach only deeper subscriptions — as live, where deeper
+      // subscriptions see more messages (§14) and deep-only updates repeat the
+      // previous checksum (§6).
+      for (let extra = 0; extra < 4; extra++) {
+        this.bookMessage(ts);
+        if (this.msgTop10) break;
+      }
     }
     this.generateTrades(ts);
     this.generateTicker(ts);
+  }
+
+  private bookMessage(ts: string): void {
+    this.evolveFairMid();
+    this.lastBookTs = ts;
+    this.msgTop10 = false;
+    const r = this.rng.next();
+    // Mean ≈ 1.6 changes per message (R-DC measured 1.45–2.0 levels per message).
+    const changes = r < 0.55 ? 1 : r < 0.85 ? 2 : 3;
+    for (let c = 0; c < changes; c++) this.change();
+    this.publishBook(ts);
   }
 
   /** Build the initial hidden book around the start price. */
@@ -537,7 +555,10 @@ export class Market {
       g.reset();
       for (const sub of g.subs) {
         if (sub.stale || sub.out.slow) {
-          sub.stale = true;
+          if (!sub.stale) {
+            sub.stale = true;
+            sub.out.staleSubs++;
+          }
           this.stats.framesSkippedSlowClient++;
           continue;
         }

@@ -16,17 +16,18 @@
  * produces leave in one socket write per client instead of one per frame.
  *
  * ## Backpressure (slow consumers)
- * A client whose `bufferedAmount` exceeds HIGH_WATER is marked slow at the start
- * of a tick. Its book updates are then not written (each is counted in
- * `stats.framesSkippedSlowClient`) and its book subscriptions are marked stale;
- * trades and tickers are simply skipped. Once its buffer drains below
- * LOW_WATER it gets a fresh snapshot per stale subscription (counted in
- * `stats.slowClientResyncs`) — the same thing a client sees after resubscribing
- * (§6), so its book is correct again without any special message. This bounds
- * server memory per client at about HIGH_WATER plus one tick of output, where
- * real Kraken queues without bound (§6 "Backpressure"); a client that keeps
- * up never notices the difference. Heartbeats are skipped too while slow;
- * responses to requests are always sent.
+ * A client whose `bufferedAmount` exceeds `slowClientBytes` (default 8 MiB) is
+ * marked slow at the start of a tick. Its book updates are then not written
+ * (each is counted in `stats.framesSkippedSlowClient`) and its book
+ * subscriptions are marked stale; trades, tickers and heartbeats are simply
+ * skipped. Once its buffer has drained below an eighth of that, it gets a fresh
+ * snapshot per stale subscription (counted in `stats.slowClientResyncs`), paced
+ * so the snapshots themselves cannot overflow it again — what a client sees
+ * after resubscribing (§6) — so its book is correct again without any special
+ * message. Server memory per client is thus bounded at about
+ * `slowClientBytes` plus one tick of output, where real Kraken queues without
+ * bound (§6 "Backpressure"); a client that keeps up never notices the
+ * difference. Responses to requests are always sent.
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -48,8 +49,6 @@ import type { SimExchange, SimFault, SimOptions, SimPair, SimStats } from './typ
 
 const TICK_MS = 5;
 const MAX_CATCHUP_S = 0.25;
-const HIGH_WATER = 8 * 1024 * 1024;
-const LOW_WATER = 1024 * 1024;
 /** Largest request frame accepted from a client. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** Requests / greetings held back during a `stall`; beyond this they are dropped. */
@@ -66,15 +65,16 @@ const BATCH_BYTES = 64 * 1024;
  * One client connection.
  *
  * Data frames (book, trade, ticker, heartbeat, status, instrument) are not
- * passed to `ws.send` one by one: `sendData` appends the WebSocket frame —
+ * passed to `ws.send` one by one: `send` appends the WebSocket frame —
  * header and payload — to a per-connection batch buffer, and the exchange
  * hands each batch to the socket in one write at the end of the tick or
  * request handler. That is exactly what `ws` would put on the wire (server
  * frames are unmasked, permessage-deflate is off), minus a header allocation,
- * a byte-length scan and two socket writes per frame. Measured with 50 symbols
- * on one connection it raised the sustainable rate by ~1.6x (see the
- * report in index.ts). Anything that goes through `ws` itself (responses, close)
- * flushes the batch first, so frame order is preserved.
+ * a byte-length scan and two socket writes per frame. Measured A/B with 50
+ * symbols × 1000 msg/s on one connection (2-core box, shared): batched, 47k
+ * frames/s at ~50 % of a core; `ws.send` per frame, 26–51k frames/s at
+ * 66–100 % — about half the CPU per frame. Anything that goes through `ws`
+ * itself (responses, close) flushes the batch first, so frame order is kept.
  *
  * Data frames are ASCII by construction (symbols are validated to [A-Z0-9/],
  * everything else is numbers, fixed keys and timestamps), so one character is
@@ -87,6 +87,7 @@ class Conn implements Outlet {
   readonly connectionId: string;
   private readonly ex: KrakenSim;
   slow: boolean;
+  staleSubs: number;
   open: boolean;
   /** Heartbeats start with the first successful subscription and then continue (§5). */
   subscribed: boolean;
@@ -105,6 +106,7 @@ class Conn implements Outlet {
     this.socket = socket;
     this.connectionId = connectionId;
     this.slow = false;
+    this.staleSubs = 0;
     this.open = true;
     this.subscribed = false;
     this.book = new Map();
@@ -159,6 +161,11 @@ class Conn implements Outlet {
     this.flush();
     this.ws.send(frame);
     this.ex.stats.framesSent++;
+  }
+
+  /** Bytes not yet written: in the socket / ws buffers plus this tick's batch. */
+  get backlog(): number {
+    return this.ws.bufferedAmount + this.used;
   }
 
   close(code: number, reason: string): void {
@@ -426,18 +433,24 @@ class KrakenSim implements SimExchange {
   }
 
   private checkBackpressure(): void {
+    const limit = this.cfg.slowClientBytes;
     for (const c of this.conns) {
       const buffered = c.ws.bufferedAmount;
       if (!c.slow) {
-        if (buffered > HIGH_WATER) c.slow = true;
-      } else if (buffered < LOW_WATER) {
+        if (buffered > limit) c.slow = true;
+      } else if (buffered < limit / 8) {
         c.slow = false;
-        for (const sub of c.book.values()) {
-          if (sub.stale) {
-            sub.market.sendSnapshot(sub);
-            this.stats.slowClientResyncs++;
-          }
-        }
+      }
+      if (c.slow || c.staleSubs === 0) continue;
+      // Resync snapshots are paced: only while the backlog stays under half the
+      // limit, continuing on later ticks. Sending them all at once (700 depth-1000
+      // snapshots are ~40 MB) would make the client slow again at once — measured:
+      // a resync storm of 2,100 snapshots in 3 s and ~1k frames/s delivered.
+      for (const sub of c.book.values()) {
+        if (!sub.stale) continue;
+        if (c.backlog > limit / 2) break;
+        sub.market.sendSnapshot(sub);
+        this.stats.slowClientResyncs++;
       }
     }
   }
@@ -573,6 +586,7 @@ class KrakenSim implements SimExchange {
       else this.unsubscribeBook(conn, symbols as string[], reply);
       return;
     }
+    // `event_trigger` is validated and echoed; tickers come at `tickerRatio` either way.
     let eventTrigger = 'trades';
     if (channel === 'ticker' && params.event_trigger !== undefined) {
       if (params.event_trigger !== 'bbo' && params.event_trigger !== 'trades') {

@@ -33,9 +33,12 @@ export interface SimOptions {
   /** Tradable pairs; default `defaultSimPairs(8)`. */
   pairs?: SimPair[];
   /**
-   * Book update messages generated per second for each symbol that has at least
-   * one subscriber (default 20). Subscribers only receive the messages that touch
-   * their depth window, so a depth-10 subscriber sees ~96 % of them.
+   * Book update messages per second for each symbol that has at least one
+   * subscriber (default 20): every subscriber receives this many. Deeper
+   * subscriptions additionally receive the changes below the top 10 (a few %
+   * more messages at depth 100), as deeper Kraken subscriptions do. The load is
+   * generated in batches per timer tick, so high totals (e.g. 50 symbols ×
+   * 1000/s) are fine.
    */
   bookRatePerSymbol?: number;
   /** Trades per book update message (default 0.1). */
@@ -48,6 +51,12 @@ export interface SimOptions {
   seed?: number;
   /** Levels per side of the hidden full book (default 1200, must be > 1000). */
   hiddenDepth?: number;
+  /**
+   * A client whose unsent data exceeds this many bytes is treated as slow: its
+   * updates are skipped and its books re-sent as snapshots once it has drained
+   * below 1/8 of it (default 8 MiB; see server.ts "Backpressure").
+   */
+  slowClientBytes?: number;
 }
 
 export type SimFault =
