@@ -13,7 +13,7 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { KrakenSession } from '../adapters/kraken/session.js';
+import { createReplaySession } from '../adapters/kraken/session.js';
 import { createRiskEncoder } from '../adapters/nats/codec.js';
 import { spawnWorker } from '../engine/spawn-worker.js';
 
@@ -37,19 +37,13 @@ function summary(samplesNs: Float64Array) {
 const encoder = createRiskEncoder();
 let encoded = 0;
 let t = 0;
-const session = new KrakenSession([], {
+const session = createReplaySession({
   depth: 10,
-  simulated: false,
-  mode: 'replay',
-  autoCreate: true,
   precision: new Map([['BTC/USD', { price: 1, qty: 8 }]]),
   clock: { nowUs: () => t },
-  timers: { setTimeout: () => null, clearTimeout: () => undefined },
-  log: { debug() {}, info() {}, warn() {}, error() {} },
   onRisk: (a) => {
     encoded += encoder.encode(a.risk).length;
   },
-  send: () => undefined,
 });
 const inline = new Float64Array(N);
 for (let i = 0; i < WARMUP + N; i++) {

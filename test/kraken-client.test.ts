@@ -4,7 +4,6 @@
  * venues, the connection budget.
  */
 import t from 'tap';
-import { createServer } from 'node:net';
 import type { InstrumentActor } from '../actors/instrument.js';
 import { KrakenClient } from '../adapters/kraken/client.js';
 import { discoverPairs, usdOnlineSymbols } from '../adapters/kraken/discover.js';
@@ -12,6 +11,7 @@ import { defaultSimPairs, startSimExchange, type SimExchange } from '../adapters
 import { systemClock, systemTimers } from '../engine/clock.js';
 import { ConnectBudget } from '../engine/connect-budget.js';
 import { eventually } from './helpers/eventually.js';
+import { freePort } from './helpers/net.js';
 import { memoryLogger } from './helpers/logger.js';
 
 function client(url: string, symbols: string[], opts: { budget?: ConnectBudget; heartbeatTimeoutMs?: number; depth?: number } = {}) {
@@ -35,14 +35,6 @@ function client(url: string, symbols: string[], opts: { budget?: ConnectBudget; 
   });
   const health = (s: string) => c.session.actors.get(s)?.health;
   return { c, health, transitions };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 let sim: SimExchange;

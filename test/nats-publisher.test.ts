@@ -4,19 +4,11 @@
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { NatsPublisher } from '../adapters/nats/publisher.js';
 import { eventually } from './helpers/eventually.js';
+import { freePort } from './helpers/net.js';
 import { memoryLogger } from './helpers/logger.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const port = await freePort();
 const url = `nats://127.0.0.1:${port}`;

@@ -8,7 +8,6 @@
  * - decimal parsing (parseDecimal, toScaled, fracToPrecision, formatScaled) and timestamps.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { DecimalParts, formatScaled, fracToPrecision, MAX_FRACTION_DIGITS, parseDecimal, toScaled } from '../actors/decimal.js';
 import { LevelBatch, Side } from '../actors/levels.js';
@@ -17,12 +16,9 @@ import type { InstrumentActor } from '../actors/instrument.js';
 import { BookScanner, fillBatchFromObject, looksLikeBook, parseLossless, parseTimestampText, parseTimestampUs } from '../adapters/kraken/parser.js';
 import { KrakenSession, type SessionOptions } from '../adapters/kraken/session.js';
 import type { Log } from '../engine/ports.js';
+import { fixtureLines } from './helpers/fixtures.js';
 
-const FIXTURES = new URL('./fixtures/kraken/', import.meta.url);
-const readLines = (name: string) =>
-  readFileSync(new URL(name, FIXTURES), 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0);
+const readLines = fixtureLines;
 const btcLines = readLines('btcusd-d10-python-kraken-sdk.ndjson');
 const docsLines = readLines('docs-examples.ndjson');
 

@@ -3,7 +3,6 @@
  * parse → book → checksum → risk path as live frames (adapters/kraken/session.ts).
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { OrderBook } from '../actors/book.js';
 import type { InstrumentActor } from '../actors/instrument.js';
 import { LevelBatch } from '../actors/levels.js';
@@ -11,12 +10,9 @@ import { BookHealth, type MarketRisk } from '../actors/risk.js';
 import { BookScanner } from '../adapters/kraken/parser.js';
 import { KrakenSession, type SessionOptions } from '../adapters/kraken/session.js';
 import type { Log } from '../engine/ports.js';
+import { fixtureLines } from './helpers/fixtures.js';
 
-const FIXTURES = new URL('./fixtures/kraken/', import.meta.url);
-const readLines = (name: string) =>
-  readFileSync(new URL(name, FIXTURES), 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0);
+const readLines = fixtureLines;
 const btcLines = readLines('btcusd-d10-python-kraken-sdk.ndjson');
 const docsLines = readLines('docs-examples.ndjson');
 

@@ -494,3 +494,32 @@ function preview(frame: Buffer | string): string {
   const s = typeof frame === 'string' ? frame : frame.subarray(0, 200).toString('utf8');
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
+
+const NO_TIMERS: Timers = { setTimeout: () => null, clearTimeout: () => undefined };
+const SILENT: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A session that drives recorded frames (replay, benchmarks): nothing is sent, no timers run,
+ * and an actor is created for each symbol as it appears (depth from its subscribe ack when
+ * the stream has one, else `depth`).
+ */
+export function createReplaySession(opts: {
+  depth: number;
+  clock: Clock;
+  onRisk(actor: InstrumentActor): void;
+  precision?: ReadonlyMap<string, { price: number; qty: number }>;
+  log?: Log;
+}): KrakenSession {
+  return new KrakenSession([], {
+    depth: opts.depth,
+    simulated: false,
+    mode: 'replay',
+    autoCreate: true,
+    precision: opts.precision,
+    clock: opts.clock,
+    timers: NO_TIMERS,
+    log: opts.log ?? SILENT,
+    onRisk: opts.onRisk,
+    send: () => undefined,
+  });
+}

@@ -5,8 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { InstrumentActor } from '../../actors/instrument.js';
-import { KRAKEN_DEFAULT_DEPTH, KrakenSession } from '../../adapters/kraken/session.js';
+import { createReplaySession, KRAKEN_DEFAULT_DEPTH } from '../../adapters/kraken/session.js';
 import type { Config } from '../config.js';
 import { AetherError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -33,17 +32,12 @@ export interface ReplaySummary {
 /** Replay a file; returns the summary (no printing). Lines may be raw frames or `record` output. */
 export async function replayFile(file: string, log: Logger, opts: { depth: number | null; precision: Map<string, { price: number; qty: number }> }): Promise<ReplaySummary & { lines: number; malformed: number }> {
   let clockUs = 0;
-  const session = new KrakenSession([], {
+  const session = createReplaySession({
     depth: opts.depth ?? KRAKEN_DEFAULT_DEPTH,
-    simulated: false,
-    mode: 'replay',
-    autoCreate: true,
     precision: opts.precision,
     clock: { nowUs: () => clockUs },
-    timers: { setTimeout: () => null, clearTimeout: () => undefined },
     log,
-    onRisk: (_a: InstrumentActor) => undefined,
-    send: () => undefined,
+    onRisk: () => undefined,
   });
   let lines = 0;
   const input = createReadStream(file);
