@@ -10,7 +10,7 @@
  * a string before JSON.parse ("lossless" parse), so no price, quantity or 64-bit id is ever
  * rounded through a double, and the same LevelBatch is filled from the decimal strings.
  */
-import { DecimalParts, MAX_FRACTION_DIGITS, parseDecimal } from '../../actors/decimal.js';
+import { DecimalParts, MAX_FRACTION_DIGITS, parseDecimal, POW10 } from '../../actors/decimal.js';
 import { LevelBatch, Side } from '../../actors/levels.js';
 
 const PREFIX = Buffer.from('{"channel":"book","type":"');
@@ -38,16 +38,98 @@ export function looksLikeBook(b: Uint8Array): boolean {
  * Byte scanner for one book frame. `scan` returns true with `out` filled, or false when the
  * frame is not in the canonical shape (the caller then uses the general path).
  */
-export class BookScanner {
-  private readonly symbols = new SymbolInterner();
-  private b: Uint8Array = PREFIX;
-  private i = 0;
-  private end = 0;
+abstract class ByteScanner {
+  protected readonly symbols = new SymbolInterner();
+  protected b: Uint8Array = PREFIX;
+  protected i = 0;
+  protected end = 0;
   // number parts of the last readNumber()
-  private nInt = 0;
-  private nFrac = 0;
-  private nLen = 0;
+  protected nInt = 0;
+  protected nFrac = 0;
+  protected nLen = 0;
 
+  protected lit(word: string): boolean {
+    const b = this.b;
+    for (let k = 0; k < word.length; k++) if (b[this.i + k] !== word.charCodeAt(k)) return false;
+    this.i += word.length;
+    return true;
+  }
+
+  /** A quoted string without escapes; returns its start (the cursor ends after it) or -1. */
+  protected readString(): number {
+    const b = this.b;
+    if (b[this.i++] !== C_QUOTE) return -1;
+    const s = this.i;
+    while (this.i < this.end && b[this.i] !== C_QUOTE) {
+      if (b[this.i] === C_BACKSLASH) return -1; // escapes: leave to JSON.parse
+      this.i++;
+    }
+    if (this.i >= this.end) return -1;
+    this.i++;
+    return s;
+  }
+
+  /** Whether the key text starting at `ks` is `word` (length already checked). */
+  protected keyIs(ks: number, word: string): boolean {
+    const b = this.b;
+    for (let k = 0; k < word.length; k++) if (b[ks + k] !== word.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** An object key; returns its length (the cursor ends after the colon) or -1. */
+  protected readKey(): number {
+    const b = this.b;
+    if (b[this.i++] !== C_QUOTE) return -1;
+    const ks = this.i;
+    while (this.i < this.end && b[this.i] !== C_QUOTE) this.i++;
+    const klen = this.i - ks;
+    this.i++;
+    return b[this.i++] === C_COLON ? klen : -1;
+  }
+
+  /** A plain non-negative decimal, bare or quoted; exponents and signs go to the general path. */
+  protected readNumber(): boolean {
+    const b = this.b;
+    const quoted = b[this.i] === C_QUOTE;
+    if (quoted) this.i++;
+    let int = 0;
+    let d = 0;
+    for (; this.i < this.end; this.i++, d++) {
+      const c = b[this.i]! - 48;
+      if (c < 0 || c > 9) break;
+      int = int * 10 + c;
+    }
+    if (d === 0 || d > MAX_INT_DIGITS) return false;
+    let frac = 0;
+    let len = 0;
+    if (b[this.i] === C_DOT) {
+      this.i++;
+      for (; this.i < this.end; this.i++, len++) {
+        const c = b[this.i]! - 48;
+        if (c < 0 || c > 9) break;
+        frac = frac * 10 + c;
+      }
+      if (len === 0 || len > MAX_FRACTION_DIGITS) return false;
+    }
+    if (quoted) {
+      if (b[this.i] !== C_QUOTE) return false;
+      this.i++;
+    }
+    this.nInt = int;
+    this.nFrac = frac;
+    this.nLen = len;
+    return true;
+  }
+
+  /** The last readNumber() as the nearest double (one rounding when the digits fit 2^53). */
+  protected numberValue(): number {
+    const scale = POW10[this.nLen]!;
+    const units = this.nInt * scale + this.nFrac;
+    return units <= Number.MAX_SAFE_INTEGER ? units / scale : this.nInt + this.nFrac / scale;
+  }
+}
+
+export class BookScanner extends ByteScanner {
   scan(b: Uint8Array, out: LevelBatch): boolean {
     out.reset();
     if (!looksLikeBook(b)) return false;
@@ -63,28 +145,17 @@ export class BookScanner {
     if (b[this.i++] !== C_LBRACE) return false;
     // keys of the book element, any order
     for (;;) {
-      if (b[this.i++] !== C_QUOTE) return false;
-      const ks = this.i;
-      while (this.i < this.end && b[this.i] !== C_QUOTE) this.i++;
-      const klen = this.i - ks;
-      this.i++;
-      if (b[this.i++] !== C_COLON) return false;
-      const k0 = b[ks];
-      if (k0 === 115 /* symbol */ && klen === 6) {
-        if (b[this.i++] !== C_QUOTE) return false;
-        const s = this.i;
-        while (this.i < this.end && b[this.i] !== C_QUOTE) {
-          if (b[this.i] === C_BACKSLASH) return false; // escapes: leave to JSON.parse
-          this.i++;
-        }
-        if (this.i >= this.end) return false;
-        out.symbol = this.symbols.get(b, s, this.i);
-        this.i++;
-      } else if (k0 === 98 /* bids */ && klen === 4) {
+      const klen = this.readKey();
+      const ks = this.i - klen - 2;
+      if (klen === 6 && this.keyIs(ks, 'symbol')) {
+        const st = this.readString();
+        if (st < 0) return false;
+        out.symbol = this.symbols.get(b, st, this.i - 1);
+      } else if (klen === 4 && this.keyIs(ks, 'bids')) {
         if (!this.levels(out, Side.BID)) return false;
-      } else if (k0 === 97 /* asks */ && klen === 4) {
+      } else if (klen === 4 && this.keyIs(ks, 'asks')) {
         if (!this.levels(out, Side.ASK)) return false;
-      } else if (k0 === 99 /* checksum */ && klen === 8) {
+      } else if (klen === 8 && this.keyIs(ks, 'checksum')) {
         let v = 0;
         let d = 0;
         for (; this.i < this.end; this.i++, d++) {
@@ -94,13 +165,10 @@ export class BookScanner {
         }
         if (d === 0 || d > 10) return false;
         out.checksum = v;
-      } else if (k0 === 116 /* timestamp */ && klen === 9) {
-        if (b[this.i++] !== C_QUOTE) return false;
-        const s = this.i;
-        while (this.i < this.end && b[this.i] !== C_QUOTE) this.i++;
-        if (this.i >= this.end) return false;
-        out.eventTimeUs = parseTimestampUs(b, s, this.i);
-        this.i++;
+      } else if (klen === 9 && this.keyIs(ks, 'timestamp')) {
+        const st = this.readString();
+        if (st < 0) return false;
+        out.eventTimeUs = parseTimestampUs(b, st, this.i - 1);
       } else return false;
       const c = b[this.i++];
       if (c === C_COMMA) continue;
@@ -109,13 +177,6 @@ export class BookScanner {
     }
     // exactly one book element, then the end of the frame
     return b[this.i] === C_RBRACKET && b[this.i + 1] === C_RBRACE && this.i + 2 === this.end && out.symbol !== '';
-  }
-
-  private lit(word: string): boolean {
-    const b = this.b;
-    for (let k = 0; k < word.length; k++) if (b[this.i + k] !== word.charCodeAt(k)) return false;
-    this.i += word.length;
-    return true;
   }
 
   private levels(out: LevelBatch, side: number): boolean {
@@ -161,39 +222,116 @@ export class BookScanner {
     }
   }
 
-  /** A plain non-negative decimal, bare or quoted; exponents and signs go to the general path. */
-  private readNumber(): boolean {
-    const b = this.b;
-    const quoted = b[this.i] === C_QUOTE;
-    if (quoted) this.i++;
-    let int = 0;
-    let d = 0;
-    for (; this.i < this.end; this.i++, d++) {
-      const c = b[this.i]! - 48;
-      if (c < 0 || c > 9) break;
-      int = int * 10 + c;
-    }
-    if (d === 0 || d > MAX_INT_DIGITS) return false;
-    let frac = 0;
-    let len = 0;
-    if (b[this.i] === C_DOT) {
-      this.i++;
-      for (; this.i < this.end; this.i++, len++) {
-        const c = b[this.i]! - 48;
-        if (c < 0 || c > 9) break;
-        frac = frac * 10 + c;
+}
+
+export class TradeBatch {
+  count = 0;
+  symbol: string[] = [];
+  /** Taker side: 1 buy, -1 sell. */
+  side = new Int8Array(64);
+  price = new Float64Array(64);
+  qty = new Float64Array(64);
+  timeUs = new Float64Array(64);
+
+  push(symbol: string, side: number, price: number, qty: number, timeUs: number): void {
+    const i = this.count;
+    if (i === this.side.length) {
+      const cap = i * 2;
+      const s8 = new Int8Array(cap);
+      s8.set(this.side);
+      this.side = s8;
+      for (const k of ['price', 'qty', 'timeUs'] as const) {
+        const a = new Float64Array(cap);
+        a.set(this[k]);
+        this[k] = a;
       }
-      if (len === 0 || len > MAX_FRACTION_DIGITS) return false;
     }
-    if (quoted) {
-      if (b[this.i] !== C_QUOTE) return false;
-      this.i++;
-    }
-    this.nInt = int;
-    this.nFrac = frac;
-    this.nLen = len;
-    return true;
+    this.symbol[i] = symbol;
+    this.side[i] = side;
+    this.price[i] = price;
+    this.qty[i] = qty;
+    this.timeUs[i] = timeUs;
+    this.count = i + 1;
   }
+}
+
+const TRADE_PREFIX = Buffer.from('{"channel":"trade","type":"');
+
+/**
+ * Byte scanner for `trade` frames (about one frame in ten on a busy pair): the trades of one
+ * message into a reused TradeBatch. Declines anything but Kraken's exact shape.
+ */
+export class TradeScanner extends ByteScanner {
+  scan(b: Uint8Array, out: TradeBatch): boolean {
+    out.count = 0;
+    if (b.length < TRADE_PREFIX.length + 20) return false;
+    for (let k = 0; k < TRADE_PREFIX.length; k++) if (b[k] !== TRADE_PREFIX[k]) return false;
+    this.b = b;
+    this.end = b.length;
+    this.i = TRADE_PREFIX.length;
+    if (!this.lit('update') && !this.lit('snapshot')) return false;
+    for (let k = 0; k < DATA.length; k++) if (b[this.i++] !== DATA[k]) return false;
+    if (b[this.i] === C_RBRACKET) return b[this.i + 1] === C_RBRACE && this.i + 2 === this.end;
+    for (;;) {
+      if (b[this.i++] !== C_LBRACE) return false;
+      let symbol = '';
+      let side = 0;
+      let price = -1;
+      let qty = -1;
+      let timeUs = -1;
+      for (;;) {
+        const klen = this.readKey();
+        const ks = this.i - klen - 2;
+        if (klen === 6 && this.keyIs(ks, 'symbol')) {
+          const st = this.readString();
+          if (st < 0) return false;
+          symbol = this.symbols.get(b, st, this.i - 1);
+        } else if (klen === 4 && this.keyIs(ks, 'side')) {
+          if (this.lit('"buy"')) side = 1;
+          else if (this.lit('"sell"')) side = -1;
+          else return false;
+        } else if (klen === 5 && this.keyIs(ks, 'price')) {
+          if (!this.readNumber()) return false;
+          price = this.numberValue();
+        } else if (klen === 3 && this.keyIs(ks, 'qty')) {
+          if (!this.readNumber()) return false;
+          qty = this.numberValue();
+        } else if (klen === 8 && this.keyIs(ks, 'ord_type')) {
+          if (this.readString() < 0) return false;
+        } else if (klen === 8 && this.keyIs(ks, 'trade_id')) {
+          if (!this.readNumber() || this.nLen !== 0) return false;
+        } else if (klen === 9 && this.keyIs(ks, 'timestamp')) {
+          const st = this.readString();
+          if (st < 0) return false;
+          timeUs = parseTimestampUs(b, st, this.i - 1);
+        } else return false;
+        const c = b[this.i++];
+        if (c === C_COMMA) continue;
+        if (c === C_RBRACE) break;
+        return false;
+      }
+      if (symbol === '' || side === 0 || !(price > 0) || !(qty > 0)) return false;
+      out.push(symbol, side, price, qty, timeUs);
+      const c = b[this.i++];
+      if (c === C_COMMA) continue;
+      if (c === C_RBRACKET) break;
+      return false;
+    }
+    return b[this.i] === C_RBRACE && this.i + 1 === this.end;
+  }
+}
+
+const TICKER_PREFIX = Buffer.from('{"channel":"ticker","type":"');
+
+/**
+ * True for what looks like a whole Kraken `ticker` frame. The engine counts tickers but takes
+ * no field from them, so they are not decoded (a truncated one still goes to the general path
+ * and is counted as malformed).
+ */
+export function isTickerFrame(b: Uint8Array): boolean {
+  if (b.length < TICKER_PREFIX.length + 2 || b[b.length - 1] !== C_RBRACE) return false;
+  for (let k = 0; k < TICKER_PREFIX.length; k++) if (b[k] !== TICKER_PREFIX[k]) return false;
+  return true;
 }
 
 /**

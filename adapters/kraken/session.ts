@@ -15,7 +15,7 @@ import { LevelBatch } from '../../actors/levels.js';
 import { BookHealth } from '../../actors/risk.js';
 import type { Clock, Timers } from '../../engine/clock.js';
 import { LogLimiter, type Log } from '../../engine/ports.js';
-import { BookScanner, fillBatchFromObject, parseLossless, parseTimestampText } from './parser.js';
+import { BookScanner, fillBatchFromObject, isTickerFrame, parseLossless, parseTimestampText, TradeBatch, TradeScanner } from './parser.js';
 
 export const KRAKEN_DEPTHS = [10, 25, 100, 500, 1000] as const;
 /** Kraken's depth when a subscribe names none. */
@@ -90,6 +90,8 @@ export class KrakenSession {
   readonly pairStatus = new Map<string, string>();
   private readonly scanner = new BookScanner();
   private readonly batch = new LevelBatch(64);
+  private readonly tradeScanner = new TradeScanner();
+  private readonly trades = new TradeBatch();
   private readonly limiter: LogLimiter;
   private readonly resync = new Map<string, ResyncState>();
   private readonly requests = new Map<number, { channel: string; symbols: string[] }>();
@@ -154,6 +156,15 @@ export class KrakenSession {
     if (this.scanner.scan(frame, batch)) {
       this.counters.bookFrames++;
       this.onBatch(batch, recvUs);
+      return;
+    }
+    if (this.tradeScanner.scan(frame, this.trades)) {
+      const tb = this.trades;
+      for (let i = 0; i < tb.count; i++) this.onTrade(tb.symbol[i]!, tb.price[i]!, tb.qty[i]!, tb.side[i]!, tb.timeUs[i]!, recvUs);
+      return;
+    }
+    if (isTickerFrame(frame)) {
+      this.counters.tickers++;
       return;
     }
     let msg: unknown;
@@ -272,19 +283,27 @@ export class KrakenSession {
   private onTrades(m: Record<string, unknown>, recvUs: number): void {
     if (!Array.isArray(m.data)) return this.unexpected(m, 'bad trade frame');
     for (const t of m.data as Record<string, unknown>[]) {
-      const actor = typeof t?.symbol === 'string' ? this.actors.get(t.symbol) : undefined;
-      if (actor === undefined) continue;
+      if (typeof t?.symbol !== 'string') {
+        this.counters.malformed++;
+        continue;
+      }
       const price = Number(t.price);
       const qty = Number(t.qty);
       if (!(price > 0) || !(qty > 0)) {
         this.counters.malformed++;
         continue;
       }
-      this.counters.trades++;
       const ts = typeof t.timestamp === 'string' ? parseTimestampText(t.timestamp) : -1;
-      actor.onTrade(price, qty, t.side === 'buy' ? 1 : t.side === 'sell' ? -1 : 0, ts, recvUs);
-      if (actor.isLive()) this.opts.onRisk(actor);
+      this.onTrade(t.symbol, price, qty, t.side === 'buy' ? 1 : t.side === 'sell' ? -1 : 0, ts, recvUs);
     }
+  }
+
+  private onTrade(symbol: string, price: number, qty: number, side: number, timeUs: number, recvUs: number): void {
+    const actor = this.actors.get(symbol);
+    if (actor === undefined) return;
+    this.counters.trades++;
+    actor.onTrade(price, qty, side, timeUs, recvUs);
+    if (actor.isLive()) this.opts.onRisk(actor);
   }
 
   private onStatusFrame(m: Record<string, unknown>): void {
