@@ -14,7 +14,7 @@
  * machine class: a full render + CRC costs about 1.3 µs per update, the incremental form
  * 0.4–0.6 µs (docs/benchmarks.md).
  */
-import { crc32 } from './crc32.js';
+import { crc32, crc32Combine } from './crc32.js';
 import { fracToPrecision, POW10 } from './decimal.js';
 import { LevelBatch, Side } from './levels.js';
 
@@ -51,6 +51,13 @@ export class BookSide {
   crcFrom = 0;
   /** Positions covered by the last CRC (min(n, 10) at that time). */
   hashedLevels = 0;
+  /** Bytes of digits covered by the last CRC. */
+  hashedBytes = 0;
+  /**
+   * First index changed since a reader last reset this (to MAX_SAFE_INTEGER): lets risk
+   * computations skip work when only levels deeper than they look at changed.
+   */
+  touchedFrom = 0;
 
   constructor(capacity: number) {
     this.key = new Float64Array(capacity);
@@ -62,6 +69,7 @@ export class BookSide {
     this.n = 0;
     this.dirty = ALL_DIRTY;
     this.crcFrom = 0;
+    this.touchedFrom = 0;
   }
 
   /** Index of `key`, or -(insertion point) - 1 when absent. */
@@ -82,6 +90,8 @@ export class BookSide {
   /** Set, insert or (qty zero) delete one level. */
   set(key: number, qHi: number, qLo: number): void {
     const i = this.find(key);
+    const at0 = i >= 0 ? i : -i - 1;
+    if (at0 < this.touchedFrom) this.touchedFrom = at0;
     if (i >= 0) {
       if (qHi === 0 && qLo === 0) {
         const n = this.n - 1;
@@ -145,7 +155,10 @@ export class BookSide {
 
   truncate(depth: number): void {
     // depth ≥ 10 always (Kraken's smallest depth), so truncation never touches checksum slots.
-    if (this.n > depth) this.n = depth;
+    if (this.n > depth) {
+      this.n = depth;
+      if (depth < this.touchedFrom) this.touchedFrom = depth;
+    }
   }
 
   private grow(): void {
@@ -182,6 +195,8 @@ export class BookSide {
     }
     const buf = this.digits;
     let crc = state[from]!;
+    let bytes = 0;
+    for (let i = 0; i < from; i++) bytes += this.len[i]!;
     for (let i = from; i < top; i++) {
       const base = i * LEVEL_BYTES;
       if ((this.dirty & (1 << i)) !== 0) {
@@ -197,8 +212,10 @@ export class BookSide {
         this.len[i] = pos - base;
       }
       crc = crc32(buf, base, base + this.len[i]!, crc);
+      bytes += this.len[i]!;
       state[i + 1] = crc;
     }
+    this.hashedBytes = bytes;
     // Slots at and beyond `top` hold nothing valid: render them when levels arrive.
     this.dirty = ALL_DIRTY & ~((1 << top) - 1);
     this.crcFrom = CHECKSUM_LEVELS;
@@ -290,8 +307,11 @@ export class OrderBook {
   /** Kraken v2 checksum of the current top 10 levels (asks ascending, then bids descending). */
   checksum(): number {
     const qp = this.qtyPrecision;
-    // Asks first, then the bid chain seeded with the ask result.
-    this.crc = this.bids.hash(qp, this.asks.hash(qp, 0));
+    // Asks then bids, each side hashed on its own and the two CRCs combined: a change on
+    // one side never re-hashes the other.
+    const askCrc = this.asks.hash(qp, 0);
+    const bidCrc = this.bids.hash(qp, 0);
+    this.crc = crc32Combine(askCrc, bidCrc, this.bids.hashedBytes);
     return this.crc;
   }
 

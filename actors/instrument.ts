@@ -39,6 +39,11 @@ export class InstrumentActor {
   };
   pricePrecision = -1;
   qtyPrecision = -1;
+  // Band-depth cache (see computeBookRisk): 2 × mid in ticks at the last computation, and
+  // per side the index of the first level outside the ±50 bps band.
+  private lastMidTicks2 = -1;
+  private bidBandEnd = -1;
+  private askBandEnd = -1;
 
   constructor(
     readonly symbol: string,
@@ -71,6 +76,7 @@ export class InstrumentActor {
     const risk = this.risk;
     risk.health = health;
     if (health !== BookHealth.LIVE) {
+      this.lastMidTicks2 = -1;
       risk.quiet = false;
       risk.bid = risk.ask = risk.bidQty = risk.askQty = risk.mid = risk.microprice = null;
       risk.spread = risk.spreadBps = risk.imbalance = null;
@@ -165,32 +171,51 @@ export class InstrumentActor {
     risk.spread = (at - bt) / scale;
     risk.spreadBps = ((at - bt) / (bt + at)) * 2e4;
     risk.imbalance = (bq - aq) / (bq + aq);
-    // Notional within the bands, walking each side from the top until past the wider band.
-    const lo50 = mid * (1 - 0.005);
-    const lo10 = mid * (1 - 0.001);
-    let d10 = 0;
-    let d50 = 0;
-    for (let i = 0; i < nb; i++) {
-      const p = book.bidPrice(i);
-      if (p < lo50) break;
-      const notional = p * book.bidQty(i);
-      d50 += notional;
-      if (p >= lo10) d10 += notional;
+    // Notional within ±10/±50 bps of mid. A side is re-summed only when mid moved or a level
+    // at or above the band's edge changed (`touchedFrom`): at depth 1000 most updates land
+    // below the band and cost nothing here. Sums run on ticks and lots, scaled once.
+    const midTicks2 = bt + at; // 2 × mid in ticks
+    const midMoved = midTicks2 !== this.lastMidTicks2;
+    this.lastMidTicks2 = midTicks2;
+    const invP = 1 / scale;
+    const invQ = 1 / POW10[book.qtyPrecision]!;
+    const bids = book.bids;
+    if (midMoved || bids.touchedFrom <= this.bidBandEnd) {
+      const lo50 = (midTicks2 / 2) * (1 - 0.005);
+      const lo10 = (midTicks2 / 2) * (1 - 0.001);
+      let d10 = 0;
+      let d50 = 0;
+      let i = 0;
+      for (; i < nb; i++) {
+        const p = -bids.key[i]!;
+        if (p < lo50) break;
+        const notional = p * (bids.hi[i]! + bids.lo[i]! * invQ);
+        d50 += notional;
+        if (p >= lo10) d10 += notional;
+      }
+      this.bidBandEnd = i;
+      risk.bidDepth10bps = d10 * invP;
+      risk.bidDepth50bps = d50 * invP;
     }
-    risk.bidDepth10bps = d10;
-    risk.bidDepth50bps = d50;
-    const hi50 = mid * (1 + 0.005);
-    const hi10 = mid * (1 + 0.001);
-    d10 = 0;
-    d50 = 0;
-    for (let i = 0; i < na; i++) {
-      const p = book.askPrice(i);
-      if (p > hi50) break;
-      const notional = p * book.askQty(i);
-      d50 += notional;
-      if (p <= hi10) d10 += notional;
+    bids.touchedFrom = Number.MAX_SAFE_INTEGER;
+    const asks = book.asks;
+    if (midMoved || asks.touchedFrom <= this.askBandEnd) {
+      const hi50 = (midTicks2 / 2) * (1 + 0.005);
+      const hi10 = (midTicks2 / 2) * (1 + 0.001);
+      let d10 = 0;
+      let d50 = 0;
+      let i = 0;
+      for (; i < na; i++) {
+        const p = asks.key[i]!;
+        if (p > hi50) break;
+        const notional = p * (asks.hi[i]! + asks.lo[i]! * invQ);
+        d50 += notional;
+        if (p <= hi10) d10 += notional;
+      }
+      this.askBandEnd = i;
+      risk.askDepth10bps = d10 * invP;
+      risk.askDepth50bps = d50 * invP;
     }
-    risk.askDepth10bps = d10;
-    risk.askDepth50bps = d50;
+    asks.touchedFrom = Number.MAX_SAFE_INTEGER;
   }
 }

@@ -10,7 +10,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
-import { crc32 } from '../actors/crc32.js';
+import { crc32, crc32Combine } from '../actors/crc32.js';
 import { ApplyResult, CHECKSUM_LEVELS, OrderBook, type BookSide } from '../actors/book.js';
 import { LevelBatch, Side } from '../actors/levels.js';
 import { BookScanner, fillBatchFromObject, parseLossless } from '../adapters/kraken/parser.js';
@@ -377,4 +377,16 @@ t.test('book - checksum of a book with an empty bid side is the CRC of the asks 
   t.equal(book.crc, zlib.crc32('105100000000'), 'last bid deleted');
   book.apply(decode(frame('update', [], [['10.6', '2']])));
   t.equal(book.crc, zlib.crc32('105100000000106200000000'), 'asks change while bids are empty');
+});
+
+t.test('crc32 - combining two CRCs equals the CRC of the concatenation (zlib crc32_combine)', async (t) => {
+  let bad = 0;
+  for (let i = 0; i < 2000; i++) {
+    const a = randomBytes(Math.floor(Math.random() * 300));
+    const b = randomBytes(Math.floor(Math.random() * 1200));
+    const want = zlib.crc32(Buffer.concat([a, b]));
+    const got = crc32Combine(crc32(a, 0, a.length, 0), crc32(b, 0, b.length, 0), b.length);
+    if (got !== want) bad++;
+  }
+  t.equal(bad, 0, '2000 random pairs, B lengths 0–1200 (tabulated and looped paths)');
 });
