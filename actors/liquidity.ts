@@ -1,0 +1,47 @@
+/**
+ * Cost to trade a quantity by walking the live book: the average execution price of a
+ * market order of `qty` base units against the resting levels, its slippage from mid in bps
+ * and in quote currency, and whether the visible book could fill it at all.
+ */
+import type { OrderBook } from './book.js';
+
+export interface TradeCost {
+  /** Base units that the visible book can fill (≤ requested). */
+  filled: number;
+  /** Volume-weighted execution price of the filled part (NaN when nothing fills). */
+  avgPrice: number;
+  /** Slippage against mid, bps (positive = worse than mid). */
+  slippageBps: number;
+  /** Slippage against mid, quote currency, for the filled part. */
+  slippageQuote: number;
+  /** True when the book held less than the requested quantity. */
+  insufficient: boolean;
+}
+
+/** Cost of buying (side 1) or selling (side −1) `qty` base units at market. */
+export function costToTrade(book: OrderBook, side: number, qty: number): TradeCost {
+  const nb = book.bids.n;
+  const na = book.asks.n;
+  if (nb === 0 || na === 0 || !(qty > 0)) return { filled: 0, avgPrice: Number.NaN, slippageBps: Number.NaN, slippageQuote: 0, insufficient: qty > 0 };
+  const mid = (book.bidPrice(0) + book.askPrice(0)) / 2;
+  let left = qty;
+  let notional = 0;
+  const n = side > 0 ? na : nb;
+  for (let i = 0; i < n && left > 0; i++) {
+    const p = side > 0 ? book.askPrice(i) : book.bidPrice(i);
+    const q = side > 0 ? book.askQty(i) : book.bidQty(i);
+    const take = q < left ? q : left;
+    notional += take * p;
+    left -= take;
+  }
+  const filled = qty - left;
+  const avgPrice = filled > 0 ? notional / filled : Number.NaN;
+  const slip = filled > 0 ? side * (avgPrice - mid) : Number.NaN;
+  return {
+    filled,
+    avgPrice,
+    slippageBps: filled > 0 ? (slip / mid) * 1e4 : Number.NaN,
+    slippageQuote: filled > 0 ? slip * filled : 0,
+    insufficient: left > 1e-12 * qty,
+  };
+}
