@@ -7,9 +7,8 @@
  * Market data comes in through the `MarketPort` (the instrument actors' current state); the
  * portfolio's return covariance through `RiskPort`. Times are passed in (epoch µs).
  */
-import type { OrderBook } from './book.js';
 import { DecimalParts, parseDecimal, POW10, toScaled } from './decimal.js';
-import { costToTrade } from './liquidity.js';
+import { costToTrade, type BookLevels } from './liquidity.js';
 import { FillLedger, Position, type Fill } from './position.js';
 import { BookHealth } from './risk.js';
 import { Z, type Confidence } from './var.js';
@@ -71,7 +70,7 @@ export interface MarketView {
   readonly mid: number | null;
   readonly qtyPrecision: number;
   /** Live book for liquidity walks; null when not available. */
-  readonly book: OrderBook | null;
+  readonly book: BookLevels | null;
 }
 
 export interface MarketPort {

@@ -317,6 +317,13 @@ export class OrderBook {
 
   // ---- reads for risk (doubles: risk figures are approximations by nature) ----
 
+  get bidCount(): number {
+    return this.bids.n;
+  }
+  get askCount(): number {
+    return this.asks.n;
+  }
+
   bidPrice(i: number): number {
     return -this.bids.key[i]! / POW10[this.pricePrecision]!;
   }

@@ -3,7 +3,15 @@
  * market order of `qty` base units against the resting levels, its slippage from mid in bps
  * and in quote currency, and whether the visible book could fill it at all.
  */
-import type { OrderBook } from './book.js';
+/** Read access to a book's levels, best first (OrderBook, or a copy read from shared memory). */
+export interface BookLevels {
+  readonly bidCount: number;
+  readonly askCount: number;
+  bidPrice(i: number): number;
+  askPrice(i: number): number;
+  bidQty(i: number): number;
+  askQty(i: number): number;
+}
 
 export interface TradeCost {
   /** Base units that the visible book can fill (≤ requested). */
@@ -19,9 +27,9 @@ export interface TradeCost {
 }
 
 /** Cost of buying (side 1) or selling (side −1) `qty` base units at market. */
-export function costToTrade(book: OrderBook, side: number, qty: number): TradeCost {
-  const nb = book.bids.n;
-  const na = book.asks.n;
+export function costToTrade(book: BookLevels, side: number, qty: number): TradeCost {
+  const nb = book.bidCount;
+  const na = book.askCount;
   if (nb === 0 || na === 0 || !(qty > 0)) return { filled: 0, avgPrice: Number.NaN, slippageBps: Number.NaN, slippageQuote: 0, insufficient: qty > 0 };
   const mid = (book.bidPrice(0) + book.askPrice(0)) / 2;
   let left = qty;

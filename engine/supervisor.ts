@@ -8,6 +8,7 @@ import type { MarketRisk } from '../actors/risk.js';
 import type { Config } from './config.js';
 import { ConnectBudget } from './connect-budget.js';
 import type { Logger } from './logger.js';
+import { MarketBoard } from './market-board.js';
 import { metrics } from './metrics.js';
 import { assignWorkers } from './shard-map.js';
 import { siblingModule, spawnWorker } from './spawn-worker.js';
@@ -41,6 +42,10 @@ interface Slot {
 
 export class Supervisor {
   readonly budget: ConnectBudget;
+  /** Every instrument's live top of book, written by the workers (engine/market-board.ts). */
+  readonly board: MarketBoard;
+  /** Symbol → board slot. */
+  readonly slotOf: Readonly<Record<string, number>>;
   /** Latest risk record per symbol. */
   readonly latest = new Map<string, MarketRisk>();
   private readonly slots: Slot[] = [];
@@ -48,6 +53,8 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.budget = ConnectBudget.create(opts.config.connectBudget);
+    this.board = MarketBoard.create(opts.symbols.length);
+    this.slotOf = Object.freeze(Object.fromEntries(opts.symbols.map((s, i) => [s, i])));
     const groups = assignWorkers(opts.symbols, opts.config.workers);
     groups.forEach((symbols, index) => {
       if (symbols.length > 0) {
@@ -89,6 +96,8 @@ export class Supervisor {
       krakenUrl: this.opts.krakenUrl,
       simulated: this.opts.simulated,
       budget: this.budget.buffer,
+      board: this.board.buffer,
+      slots: this.slotOf,
       reportMs: this.opts.reportMs ?? 250,
     };
     const worker = spawnWorker(siblingModule(import.meta.url, 'worker'), { workerData: init, name: `aether-worker-${slot.index}` });

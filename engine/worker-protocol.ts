@@ -11,6 +11,9 @@ export interface WorkerInit {
   readonly krakenUrl: string;
   readonly simulated: boolean;
   readonly budget: SharedArrayBuffer;
+  /** The market board (engine/market-board.ts) and this process's symbol → slot map. */
+  readonly board: SharedArrayBuffer;
+  readonly slots: Readonly<Record<string, number>>;
   /** How often the worker posts changed risk and stats to the main thread. */
   readonly reportMs: number;
 }

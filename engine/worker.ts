@@ -5,12 +5,14 @@
  * socket callback, run to completion.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { InstrumentActor } from '../actors/instrument.js';
 import { KrakenClient } from '../adapters/kraken/client.js';
 import { NatsPublisher } from '../adapters/nats/publisher.js';
 import { systemClock, systemTimers } from './clock.js';
 import { ConnectBudget } from './connect-budget.js';
 import { createLogger } from './logger.js';
 import { Mailbox, OverflowPolicy } from './mailbox.js';
+import { MarketBoard } from './market-board.js';
 import { RiskOutput } from './risk-output.js';
 import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
 
@@ -22,6 +24,8 @@ const log = createLogger({ level: config.logLevel, name: 'aether' }).child({ wor
 
 const publisher = config.natsUrl !== null ? await NatsPublisher.connect(config.natsUrl, `aether-worker-${init.index}`, log) : null;
 const output = new RiskOutput(publisher, config.natsNamespace, config.riskMaxRateHz, systemClock);
+const board = MarketBoard.attach(init.board);
+const boardSlot = new Map<InstrumentActor, number>();
 const client = new KrakenClient({
   url: init.krakenUrl,
   symbols: init.symbols,
@@ -33,7 +37,15 @@ const client = new KrakenClient({
   clock: systemClock,
   timers: systemTimers,
   log,
-  onRisk: (actor) => output.offer(actor),
+  onRisk: (actor) => {
+    output.offer(actor);
+    let slot = boardSlot.get(actor);
+    if (slot === undefined) {
+      slot = init.slots[actor.symbol] ?? -1;
+      boardSlot.set(actor, slot);
+    }
+    if (slot >= 0) board.write(slot, actor);
+  },
 });
 
 let stopping = false;
