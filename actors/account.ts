@@ -303,9 +303,12 @@ export class AccountActor {
     const equity = this.equity();
     const day = Math.floor(nowUs / 86_400_000_000);
     if (day !== this.dayKey) {
+      // A new account starts its first day flat (equity 0 before its first fill); later days
+      // start from the equity at the day change.
+      const start = this.dayKey === -1 ? 0 : equity;
       this.dayKey = day;
-      this.dayStartEquity = equity;
-      this.highWater = equity;
+      this.dayStartEquity = start;
+      this.highWater = Math.max(start, equity);
     }
     if (equity > this.highWater) this.highWater = equity;
     const L = this.limits;

@@ -25,6 +25,11 @@ export class InstrumentActor {
   health: BookHealth = BookHealth.SYNCING;
   /** Why the instrument is not LIVE (subscribe error text, venue status …), or null. */
   reason: string | null = null;
+  /**
+   * Set while the venue reports the pair or the whole system not online: a snapshot still
+   * builds the book, but the instrument stays HALTED instead of going LIVE.
+   */
+  venueHalt: string | null = null;
   /** Receive time (µs) of the last book change, for quiet detection. */
   lastBookChangeUs = 0;
   readonly risk: MarketRisk;
@@ -100,7 +105,13 @@ export class InstrumentActor {
     const r = book.apply(batch);
     if (r === ApplyResult.OK) {
       if (batch.checksum >= 0) this.counters.checksumsVerified++;
-      if (batch.isSnapshot) this.setHealth(BookHealth.LIVE, null);
+      if (batch.isSnapshot) {
+        if (this.venueHalt !== null) {
+          this.setHealth(BookHealth.HALTED, this.venueHalt);
+          return r;
+        }
+        this.setHealth(BookHealth.LIVE, null);
+      }
       this.lastBookChangeUs = recvUs;
       const risk = this.risk;
       risk.quiet = false;

@@ -105,7 +105,7 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
         help: 'decimals of price and quantity for SYMBOL, e.g. BTC/USD=1,8; repeatable;\n' +
           'needed when the recording does not carry instrument data',
       },
-      strict: { type: 'boolean', help: 'stop at the first checksum mismatch or malformed frame and exit 1' },
+      strict: { type: 'boolean', help: 'exit 1 when any checksum does not verify (the whole file is still replayed and summarised)' },
       json: { type: 'boolean', help: 'print the summary as JSON on stdout (logs stay on stderr)' },
     },
   },
@@ -199,7 +199,7 @@ function bool(values: FlagValues, name: string): boolean {
 }
 
 const PRECISION_RE = /^([A-Z0-9]+\/[A-Z0-9]+)=(\d{1,2}),(\d{1,2})$/;
-const MAX_DECIMALS = 18;
+const MAX_DECIMALS = 15; // the exact-decimal limit of the book (actors/decimal.ts MAX_FRACTION_DIGITS)
 
 function parsePrecision(items: readonly string[], problems: string[]): Map<string, { price: number; qty: number }> {
   const map = new Map<string, { price: number; qty: number }>();

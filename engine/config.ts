@@ -62,6 +62,13 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Interval of the periodic risk summary log line; 0 = off. */
   readonly logSummaryMs: number;
+  /** JSON file with per-account and per-instrument limits (docs/risk-model.md); null = no limits. */
+  readonly limitsFile: string | null;
+  /** Shared secret that authenticates admin commands (halt, release, limits reload); null = admin off. */
+  readonly adminToken: string | null;
+  /** Volatility/covariance sampling interval (ms) and EWMA decay per sample. */
+  readonly volIntervalMs: number;
+  readonly volLambda: number;
 }
 
 /** Keys that can be set; `databaseConfigured` is derived. */
@@ -391,7 +398,7 @@ const settings: SettingTable = {
   },
   mailboxCapacity: {
     env: 'AETHER_MAILBOX_CAPACITY',
-    description: 'Bound of each actor mailbox; overflow is conflated/dropped and counted.',
+    description: 'Bound of each worker\'s control mailbox (supervisor → worker); when full, messages are refused and counted. Market data is not queued: it is handled in the socket callback.',
     allowed: 'an integer from 16 to 1000000',
     defaultText: '4096',
     defaultValue: () => 4096,
@@ -400,11 +407,11 @@ const settings: SettingTable = {
   connectBudget: {
     env: 'AETHER_CONNECT_BUDGET',
     description:
-      'Kraken connection attempts allowed per rolling 10 minutes (Cloudflare bans the IP for 10 minutes at about 150).',
-    allowed: 'an integer from 1 to 150',
+      'Kraken connection attempts allowed per rolling 10 minutes, shared by every worker and the instrument discovery (Kraken bans the IP for 10 minutes past about 150).',
+    allowed: 'an integer from 1 to 100',
     defaultText: '100',
     defaultValue: () => 100,
-    parse: intIn(1, 150),
+    parse: intIn(1, 100),
   },
   logLevel: {
     env: 'AETHER_LOG_LEVEL',
@@ -421,6 +428,38 @@ const settings: SettingTable = {
     defaultText: '5000',
     defaultValue: () => 5000,
     parse: intIn(0, DAY_MS),
+  },
+  limitsFile: {
+    env: 'AETHER_LIMITS_FILE',
+    description: 'JSON file with per-account and per-instrument risk limits (see docs/risk-model.md). Unset = no limits.',
+    allowed: 'a file path',
+    defaultText: '(unset: no limits)',
+    defaultValue: () => null,
+    parse: (raw) => (raw === null || raw === '' ? ok(null) : typeof raw === 'string' ? ok(raw) : bad()),
+  },
+  adminToken: {
+    env: 'AETHER_ADMIN_TOKEN',
+    description: 'Shared secret that admin commands (halt, release, limits reload) must carry. Unset = admin commands refused. Never logged.',
+    allowed: 'a string of at least 16 characters',
+    defaultText: '(unset: admin off)',
+    defaultValue: () => null,
+    parse: (raw) => (raw === null || raw === '' ? ok(null) : typeof raw === 'string' && raw.length >= 16 ? ok(raw) : bad()),
+  },
+  volIntervalMs: {
+    env: 'AETHER_VOL_INTERVAL_MS',
+    description: 'Clock on which mids are sampled for volatility and the return covariance behind VaR.',
+    allowed: 'an integer from 100 to 3600000 (milliseconds)',
+    defaultText: '1000',
+    defaultValue: () => 1000,
+    parse: intIn(100, 3_600_000),
+  },
+  volLambda: {
+    env: 'AETHER_VOL_LAMBDA',
+    description: 'EWMA decay per sample for volatility and covariance (0.999 at 1 s ≈ 11.5 min half-life).',
+    allowed: 'a number strictly between 0 and 1',
+    defaultText: '0.999',
+    defaultValue: () => 0.999,
+    parse: numberIn((n) => n > 0 && n < 1),
   },
 };
 
@@ -510,7 +549,8 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
         origin[key] = label;
       } else {
         valid[key] = false;
-        violate(label, parsed.message ?? `must be ${setting.allowed} (got ${show(raw)})`);
+        // Secrets are never echoed back, not even in an error.
+        violate(label, parsed.message ?? `must be ${setting.allowed}${key === 'adminToken' ? '' : ` (got ${show(raw)})`}`);
       }
     }
   }
@@ -582,7 +622,7 @@ export function redactUrlCredentials(value: string): string {
     .join(',');
 }
 
-/** A copy of the config that is safe to log: URL credentials replaced by `***`. */
+/** A copy of the config that is safe to log: URL credentials and the admin token replaced by `***`. */
 export function redactedConfig(config: Config): Config {
   const redact = (u: string | null): string | null => (u === null ? null : redactUrlCredentials(u));
   return deepFreeze({
@@ -591,6 +631,7 @@ export function redactedConfig(config: Config): Config {
     databaseUrl: redact(config.databaseUrl),
     redisUrl: redact(config.redisUrl),
     krakenUrl: redactUrlCredentials(config.krakenUrl),
+    adminToken: config.adminToken === null ? null : '***',
   });
 }
 

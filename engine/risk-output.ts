@@ -69,7 +69,10 @@ export class RiskOutput {
     const risk = s.actor.risk;
     risk.seq++;
     s.lastPublishUs = now >= 0 ? now : this.clock.nowUs();
-    s.pending = false;
+    if (s.pending) {
+      s.pending = false;
+      this.pendingSlots.delete(s);
+    }
     this.published++;
     if (this.sink !== null) this.sink.publish(s.subject, this.encoder.encode(risk));
   }

@@ -10,6 +10,8 @@ import { ConnectBudget } from './connect-budget.js';
 import type { Logger } from './logger.js';
 import { shardSymbols } from './shard-map.js';
 import { Supervisor } from './supervisor.js';
+import { RiskHost } from './risk-host.js';
+import { connect as natsConnect } from '@nats-io/transport-node';
 
 export interface EngineOptions {
   /** Venue URL (the simulated exchange's in demo mode). Default: config.krakenUrl. */
@@ -22,13 +24,20 @@ export interface EngineOptions {
 
 export interface Engine {
   readonly supervisor: Supervisor;
+  /**
+   * Accounts, fills, pre-trade checks (only with NATS configured). Resolves once NATS is
+   * reachable: the market feed does not wait for it.
+   */
+  readonly riskHost: Promise<RiskHost | null>;
   readonly symbols: readonly string[];
   stop(): Promise<void>;
 }
 
 export async function startEngine(config: Config, log: Logger, opts: EngineOptions): Promise<Engine> {
   const krakenUrl = opts.krakenUrl ?? config.krakenUrl;
-  const all = opts.symbols ?? (await resolveSymbols(config, krakenUrl, log));
+  // One connection budget for the whole process: discovery and every worker draw from it.
+  const budget = ConnectBudget.create(config.connectBudget);
+  const all = opts.symbols ?? (await resolveSymbols(config, krakenUrl, log, budget));
   const symbols = shardSymbols(all, config.shardIndex, config.shardCount);
   log.info(
     {
@@ -46,16 +55,37 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
     },
     `engine starting: NATS ${config.natsUrl !== null ? 'on' : 'off'}, log on${opts.simulated ? ', SIMULATED market data' : ''}`,
   );
-  const supervisor = new Supervisor({ config, log, symbols, krakenUrl, simulated: opts.simulated, onRisk: opts.onRisk });
+  const supervisor = new Supervisor({ config, log, symbols, krakenUrl, simulated: opts.simulated, onRisk: opts.onRisk, budget });
   supervisor.start();
+  let riskNats: Awaited<ReturnType<typeof natsConnect>> | null = null;
+  let stopping = false;
+  const riskHost: Promise<RiskHost | null> =
+    config.natsUrl === null
+      ? Promise.resolve(null)
+      : (async () => {
+          riskNats = await natsConnect({ servers: config.natsUrl!.split(','), name: 'aether-risk-host', maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true });
+          if (stopping) return null;
+          const host = new RiskHost({ config, log, board: supervisor.board, slotOf: supervisor.slotOf, nc: riskNats, simulated: opts.simulated });
+          await host.start();
+          return host;
+        })().catch((err: Error) => {
+          log.error({ err: err.message }, 'risk host (fills, pre-trade checks) could not start');
+          return null;
+        });
   const summary = config.logSummaryMs > 0 ? startSummary(supervisor, log, config.logSummaryMs, opts.simulated) : null;
   let stopped: Promise<void> | null = null;
   return {
     supervisor,
+    riskHost,
     symbols,
     stop: () => {
       stopped ??= (async () => {
         if (summary !== null) clearInterval(summary);
+        stopping = true;
+        // A risk host still waiting for NATS is abandoned; a running one stops first.
+        const host = await Promise.race([riskHost, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+        await host?.stop();
+        await (riskNats as Awaited<ReturnType<typeof natsConnect>> | null)?.drain().catch(() => undefined);
         await supervisor.stop();
         log.info({}, 'engine stopped');
       })();
@@ -64,9 +94,8 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
   };
 }
 
-async function resolveSymbols(config: Config, krakenUrl: string, log: Logger): Promise<readonly string[]> {
+async function resolveSymbols(config: Config, krakenUrl: string, log: Logger, budget: ConnectBudget): Promise<readonly string[]> {
   if (config.symbols.kind === 'list') return config.symbols.symbols;
-  const budget = ConnectBudget.create(1, 5_000);
   for (let attempt = 1; ; attempt++) {
     try {
       const pairs = await discoverPairs(krakenUrl, budget);
@@ -103,7 +132,13 @@ function startSummary(supervisor: Supervisor, log: Logger, everyMs: number, simu
       seq: r.seq,
     }));
     const text = top.map((r) => `${r.symbol} ${r.health} mid=${r.mid ?? '-'} spread=${fmt(r.spreadBps)}bps`).join(' | ');
-    log.info({ simulated, instruments: records.length, health, risk: top }, `${simulated ? '[SIMULATED] ' : ''}risk: ${text}`);
+    const workers = supervisor.workers();
+    const counters = {
+      workerRestarts: workers.reduce((n, w) => n + w.restarts, 0),
+      natsDropped: workers.reduce((n, w) => n + (w.stats?.natsDropped ?? 0), 0),
+      checksumMismatches: workers.reduce((n, w) => n + (w.stats?.symbols.reduce((m, x) => m + x.counters.checksumMismatches, 0) ?? 0), 0),
+    };
+    log.info({ simulated, instruments: records.length, health, counters, risk: top }, `${simulated ? '[SIMULATED] ' : ''}risk: ${text}`);
   };
   const first = setTimeout(emit, Math.min(everyMs, 2000));
   first.unref();
@@ -112,9 +147,13 @@ function startSummary(supervisor: Supervisor, log: Logger, everyMs: number, simu
   return t;
 }
 
-/** Stop on SIGINT/SIGTERM within the deadline; resolves with the exit code. */
+/**
+ * Stop on SIGINT/SIGTERM within the deadline; resolves with the exit code. Once stopped, a
+ * handle that something left open (a NATS connection still retrying, say) cannot keep the
+ * process alive: an unref'd timer exits a second later if the event loop has not emptied.
+ */
 export function runUntilSignal(engine: { stop(): Promise<void> }, log: Logger, deadlineMs = 10_000, extraStop?: () => Promise<void>): Promise<number> {
-  return new Promise((resolve) => {
+  return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -139,5 +178,8 @@ export function runUntilSignal(engine: { stop(): Promise<void> }, log: Logger, d
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+  }).then((code) => {
+    setTimeout(() => process.exit(code), 1000).unref();
+    return code;
   });
 }

@@ -14,8 +14,14 @@ import { assignWorkers } from './shard-map.js';
 import { siblingModule, spawnWorker } from './spawn-worker.js';
 import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
 
-/** Delay before restarting a crashed worker (the requirement is within 1 s). */
-const RESTART_DELAY_MS = 200;
+/**
+ * Restart delays: the first restart after a healthy period comes at once (200 ms, well within
+ * the 1 s requirement); a worker that keeps crashing backs off 0.4 s, 0.8 s … 30 s so a crash
+ * loop cannot burn the shared Kraken connection budget. A minute of health resets it.
+ */
+const RESTART_FIRST_MS = 200;
+const RESTART_CAP_MS = 30_000;
+const HEALTHY_RESET_MS = 60_000;
 const STOP_TIMEOUT_MS = 8_000;
 
 export interface SupervisorOptions {
@@ -25,6 +31,8 @@ export interface SupervisorOptions {
   krakenUrl: string;
   simulated: boolean;
   reportMs?: number;
+  /** The process-wide connection budget (shared with instrument discovery); created if absent. */
+  budget?: ConnectBudget;
   onRisk?(records: readonly MarketRisk[]): void;
 }
 
@@ -36,6 +44,11 @@ interface Slot {
   ready: boolean;
   stopped: boolean;
   restarts: number;
+  /** Consecutive crashes without a healthy minute in between. */
+  crashStreak: number;
+  /** Delay chosen for the last restart (ms), -1 before any. */
+  lastRestartDelayMs: number;
+  startedAt: number;
   stats: WorkerStats | null;
   restartTimer: NodeJS.Timeout | null;
 }
@@ -52,13 +65,13 @@ export class Supervisor {
   private stopping = false;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.budget = ConnectBudget.create(opts.config.connectBudget);
+    this.budget = opts.budget ?? ConnectBudget.create(opts.config.connectBudget);
     this.board = MarketBoard.create(opts.symbols.length);
     this.slotOf = Object.freeze(Object.fromEntries(opts.symbols.map((s, i) => [s, i])));
     const groups = assignWorkers(opts.symbols, opts.config.workers);
     groups.forEach((symbols, index) => {
       if (symbols.length > 0) {
-        this.slots.push({ index, symbols, worker: null, generation: 0, ready: false, stopped: false, restarts: 0, stats: null, restartTimer: null });
+        this.slots.push({ index, symbols, worker: null, generation: 0, ready: false, stopped: false, restarts: 0, crashStreak: 0, lastRestartDelayMs: -1, startedAt: 0, stats: null, restartTimer: null });
       }
     });
   }
@@ -72,8 +85,8 @@ export class Supervisor {
     return this.slots.find((s) => s.symbols.includes(symbol))?.index ?? -1;
   }
 
-  workers(): { index: number; symbols: readonly string[]; ready: boolean; restarts: number; stats: WorkerStats | null; threadId: number }[] {
-    return this.slots.map((s) => ({ index: s.index, symbols: s.symbols, ready: s.ready, restarts: s.restarts, stats: s.stats, threadId: s.worker?.threadId ?? -1 }));
+  workers(): { index: number; symbols: readonly string[]; ready: boolean; restarts: number; lastRestartDelayMs: number; generation: number; stats: WorkerStats | null; threadId: number }[] {
+    return this.slots.map((s) => ({ index: s.index, symbols: s.symbols, ready: s.ready, restarts: s.restarts, lastRestartDelayMs: s.lastRestartDelayMs, generation: s.generation, stats: s.stats, threadId: s.worker?.threadId ?? -1 }));
   }
 
   start(): void {
@@ -88,6 +101,7 @@ export class Supervisor {
     slot.generation++;
     slot.ready = false;
     slot.stopped = false;
+    slot.startedAt = Date.now();
     const init: WorkerInit = {
       index: slot.index,
       generation: slot.generation,
@@ -113,14 +127,18 @@ export class Supervisor {
       if (this.stopping || slot.stopped) return;
       slot.restarts++;
       metrics.workerRestarts.inc();
+      if (Date.now() - slot.startedAt >= HEALTHY_RESET_MS) slot.crashStreak = 0;
+      const delay = Math.min(RESTART_CAP_MS, RESTART_FIRST_MS * 2 ** slot.crashStreak);
+      slot.crashStreak++;
+      slot.lastRestartDelayMs = delay;
       this.opts.log.error(
         { code: 'E_WORKER_CRASHED', worker: slot.index, exitCode: code, restarts: slot.restarts, symbols: slot.symbols },
-        `worker ${slot.index} exited unexpectedly: restarting in ${RESTART_DELAY_MS} ms`,
+        `worker ${slot.index} exited unexpectedly: restarting in ${delay} ms`,
       );
       slot.restartTimer = setTimeout(() => {
         slot.restartTimer = null;
         if (!this.stopping) this.spawn(slot);
-      }, RESTART_DELAY_MS);
+      }, delay);
     });
   }
 

@@ -29,3 +29,49 @@ export function riskSubject(namespace: string, symbol: string): string {
 export function riskWildcard(namespace: string): string {
   return ns(namespace, `risk.v1.${VENUE}.*`);
 }
+
+// ---- risk model: fills in, checks, admin, events, portfolio out ----
+//
+//   [<ns>.]fills.v1.<account>            fills from trading systems (JetStream stream FILLS)
+//   [<ns>.]deadletter.v1.fills           refused fills with the reason (JetStream stream DEADLETTER)
+//   [<ns>.]pretrade.v1.check             pre-trade check, request/reply (JSON)
+//   [<ns>.]admin.v1.<command>            halt · release · limits · positions, request/reply (JSON, token)
+//   [<ns>.]events.v1.state.<account>     trading-state transitions (JetStream stream EVENTS, deduplicated)
+//   [<ns>.]portfolio.v1.<account>        account risk (msgpack)
+
+/** NATS subject tokens cannot hold '.', '*', '>' or spaces; accounts are restricted to this. */
+export const ACCOUNT_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function fillsSubject(namespace: string, account: string): string {
+  return ns(namespace, `fills.v1.${account}`);
+}
+export function fillsWildcard(namespace: string): string {
+  return ns(namespace, 'fills.v1.*');
+}
+export function deadLetterSubject(namespace: string, kind: 'fills'): string {
+  return ns(namespace, `deadletter.v1.${kind}`);
+}
+export function preTradeSubject(namespace: string): string {
+  return ns(namespace, 'pretrade.v1.check');
+}
+export function adminSubject(namespace: string, command: 'halt' | 'release' | 'limits' | 'positions'): string {
+  return ns(namespace, `admin.v1.${command}`);
+}
+export function stateEventSubject(namespace: string, account: string): string {
+  return ns(namespace, `events.v1.state.${account}`);
+}
+export function eventsWildcard(namespace: string): string {
+  return ns(namespace, 'events.v1.>');
+}
+export function portfolioSubject(namespace: string, account: string): string {
+  return ns(namespace, `portfolio.v1.${account}`);
+}
+
+/** JetStream stream names (no dots allowed): the namespace joins with '_'. */
+export function streamName(namespace: string, stream: 'FILLS' | 'DEADLETTER' | 'EVENTS'): string {
+  return namespace === '' ? `AETHER_${stream}` : `AETHER_${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}_${stream}`;
+}
+
+export function fillsConsumerName(namespace: string): string {
+  return namespace === '' ? 'aether-fills' : `aether-fills-${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}

@@ -22,7 +22,8 @@ const post = (m: WorkerToMain) => port.postMessage(m);
 const { config } = init;
 const log = createLogger({ level: config.logLevel, name: 'aether' }).child({ worker: init.index, gen: init.generation });
 
-const publisher = config.natsUrl !== null ? await NatsPublisher.connect(config.natsUrl, `aether-worker-${init.index}`, log) : null;
+// Never awaited: the feed must run (and risk be logged) even while NATS is unreachable.
+const publisher = config.natsUrl !== null ? NatsPublisher.start(config.natsUrl, `aether-worker-${init.index}`, log) : null;
 const output = new RiskOutput(publisher, config.natsNamespace, config.riskMaxRateHz, systemClock);
 const board = MarketBoard.attach(init.board);
 const boardSlot = new Map<InstrumentActor, number>();
@@ -98,5 +99,8 @@ async function stop(): Promise<void> {
   port.close();
 }
 
-client.start();
+// Give NATS a moment so the first records of a (re)started actor reach subscribers, but never
+// hold the feed hostage to it: after 2 s the feed starts anyway and drops are counted.
+if (publisher !== null) await Promise.race([publisher.whenConnected(), new Promise((r) => setTimeout(r, 2000).unref())]);
+if (!stopping) client.start();
 post({ type: 'ready' });

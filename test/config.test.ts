@@ -75,9 +75,13 @@ t.test('config - parses every environment variable into its typed field', async 
       AETHER_QUIET_AFTER_MS: '500',
       AETHER_HEARTBEAT_TIMEOUT_MS: '1000',
       AETHER_MAILBOX_CAPACITY: '16',
-      AETHER_CONNECT_BUDGET: '150',
+      AETHER_CONNECT_BUDGET: '100',
       AETHER_LOG_LEVEL: 'DEBUG',
       AETHER_LOG_SUMMARY_MS: '0',
+      AETHER_LIMITS_FILE: '/etc/aether/limits.json',
+      AETHER_ADMIN_TOKEN: 'a-secret-of-32-characters-long!!',
+      AETHER_VOL_INTERVAL_MS: '250',
+      AETHER_VOL_LAMBDA: '0.97',
     },
   });
   const expected: Omit<Config, 'symbols'> = {
@@ -101,9 +105,13 @@ t.test('config - parses every environment variable into its typed field', async 
     quietAfterMs: 500,
     heartbeatTimeoutMs: 1000,
     mailboxCapacity: 16,
-    connectBudget: 150,
+    connectBudget: 100,
     logLevel: 'debug',
     logSummaryMs: 0,
+    limitsFile: '/etc/aether/limits.json',
+    adminToken: 'a-secret-of-32-characters-long!!',
+    volIntervalMs: 250,
+    volLambda: 0.97,
   };
   t.match(c, expected);
   t.same(c.symbols, { kind: 'list', symbols: ['SOL/USD', '1INCH/EUR'] });

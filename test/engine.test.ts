@@ -115,6 +115,8 @@ t.test('engine - a killed worker is restarted and its instruments come back LIVE
   const epochs = new Map(victims.map((s) => [s, last(s)!.epoch]));
   sup.send(w0!.index, { type: 'crash' });
   await eventually(() => sup.workers()[0]!.restarts === 1, 5_000, 'worker restart');
+  t.equal(sup.workers()[0]!.lastRestartDelayMs, 200, 'restarted 200 ms after it died (the bound is 1 s)');
+  await eventually(() => sup.workers()[0]!.generation === 2, 2_000, 'new worker spawned');
   // Records of the restarted actors carry a new epoch, and their sequence starts again at 1.
   await eventually(() => victims.every((s) => last(s)!.epoch !== epochs.get(s) && last(s)!.health === 'LIVE'), 15_000, 'victims LIVE after restart');
   for (const s of victims) {

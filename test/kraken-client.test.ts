@@ -117,6 +117,38 @@ t.test('client - an unreachable venue keeps every book STALE and retries only wi
   t.match(c.session.actors.get('BTC/USD')!.reason, /refused/);
 });
 
+t.test('client - a pair that is not online when subscribed stays HALTED after its snapshot', async (t) => {
+  sim.setPairStatus('ETH/USD', 'post_only');
+  const { c, health } = client(sim.url, ['ETH/USD', 'BTC/USD']);
+  c.start();
+  t.teardown(async () => {
+    await c.stop();
+    sim.setPairStatus('ETH/USD', 'online');
+  });
+  await eventually(() => health('BTC/USD') === 'LIVE' && (c.session.actors.get('ETH/USD')!.counters.checksumsVerified ?? 0) > 0, 10_000, 'snapshots in');
+  t.equal(health('ETH/USD'), 'HALTED', 'the snapshot built the book but did not make it LIVE');
+  t.equal(c.session.actors.get('ETH/USD')!.risk.bid, null, 'no prices published while halted');
+  sim.setPairStatus('ETH/USD', 'online');
+  await eventually(() => health('ETH/USD') === 'LIVE', 10_000, 'LIVE once online');
+});
+
+t.test('client - a non-online system status keeps the connection (heartbeats via the instrument channel) and HALTED books', async (t) => {
+  sim.setSystemStatus('cancel_only');
+  const { c, health } = client(sim.url, ['BTC/USD'], { heartbeatTimeoutMs: 1500 });
+  c.start();
+  t.teardown(async () => {
+    sim.setSystemStatus('online');
+    await c.stop();
+  });
+  await eventually(() => health('BTC/USD') === 'HALTED', 10_000, 'HALTED');
+  await new Promise((r) => setTimeout(r, 3500));
+  t.equal(c.counters.connectAttempts, 1, 'no reconnect loop: the connection stays alive');
+  t.equal(c.counters.deadConnections, 0);
+  t.equal(health('BTC/USD'), 'HALTED');
+  sim.setSystemStatus('online');
+  await eventually(() => health('BTC/USD') === 'LIVE', 10_000, 'LIVE once the system is online');
+});
+
 t.test('client - maintenance: books HALTED, reconnect no sooner than 5 s', async (t) => {
   const { c, health } = client(sim.url, ['BTC/USD']);
   c.start();

@@ -34,7 +34,8 @@ t.teardown(stopServer);
 
 t.test('nats publisher - publishes, counts drops while the server is down, and recovers by itself', async (t) => {
   await startServer();
-  const pub = await NatsPublisher.connect(url, 'test', memoryLogger('fatal'));
+  const pub = NatsPublisher.start(url, 'test', memoryLogger('fatal'));
+  await pub.whenConnected();
   const sub = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   let received = 0;
   const s = sub.subscribe('t.pub');
@@ -61,4 +62,18 @@ t.test('nats publisher - publishes, counts drops while the server is down, and r
   t.ok(received > 10, 'messages flow again after reconnect');
   await pub.close();
   await sub.close();
+});
+
+t.test('nats publisher - starting while the server is down does not block; drops are counted until it is up', async (t) => {
+  await stopServer();
+  const pub = NatsPublisher.start(url, 'test-down', memoryLogger('fatal'));
+  pub.publish('t.down', new Uint8Array([1]));
+  pub.publish('t.down', new Uint8Array([2]));
+  t.equal(pub.counters.dropped, 2, 'publishes before the first connection are dropped and counted');
+  t.notOk(pub.connected);
+  await startServer();
+  await eventually(() => pub.connected, 15_000, 'connected once the server is up');
+  pub.publish('t.down', new Uint8Array([3]));
+  t.equal(pub.counters.published, 1);
+  await pub.close();
 });

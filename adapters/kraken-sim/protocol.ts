@@ -28,7 +28,10 @@ export const MALFORMED_FRAME = '{"channel":"book","type":"update","data":[{"symb
  * Real ids exceed 2^53 (§5), so clients that JSON.parse it lose precision — the
  * simulator reproduces that on purpose.
  */
-export function statusFrame(system: 'online' | 'maintenance', connectionId: string): string {
+/** Kraken's engine states on the status channel. */
+export type SystemStatus = 'online' | 'maintenance' | 'cancel_only' | 'post_only';
+
+export function statusFrame(system: SystemStatus, connectionId: string): string {
   return '{"channel":"status","type":"update","data":[{"version":"' + SERVICE_VERSION + '","system":"' + system +
     '","api_version":"v2","connection_id":' + connectionId + '}]}';
 }

@@ -43,7 +43,7 @@ import {
   HEARTBEAT_FRAME, INSTRUMENT_WARNINGS, instrumentSnapshotFrame, instrumentUpdateFrame, MALFORMED_FRAME,
   pongFrame, responseFrame, statusFrame,
 } from './protocol.js';
-import type { ResponseFields } from './protocol.js';
+import type { ResponseFields, SystemStatus } from './protocol.js';
 import { Rng } from './rng.js';
 import type { SimExchange, SimFault, SimOptions, SimPair, SimStats } from './types.js';
 
@@ -209,6 +209,7 @@ class KrakenSim implements SimExchange {
   private active: Market[];
   private counts: Int32Array;
   private readonly conns: Set<Conn>;
+  private systemStatus: SystemStatus = 'online';
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
   private readonly idRng: Rng;
@@ -357,6 +358,13 @@ class KrakenSim implements SimExchange {
     }
   }
 
+  setSystemStatus(status: SystemStatus): void {
+    this.systemStatus = status;
+    this.whenLive(() => {
+      for (const c of this.conns) c.send(statusFrame(status, c.connectionId));
+    });
+  }
+
   setPairStatus(symbol: string, status: SimPair['status']): void {
     if (!isPairStatus(status)) throw new SimConfigError([`setPairStatus: ${String(status)} is not a pair status`]);
     const m = this.market(symbol);
@@ -490,7 +498,7 @@ class KrakenSim implements SimExchange {
       // A broken client socket is just a closed connection; 'close' follows.
     });
     // The status frame comes before anything else (§1).
-    this.whenLive(() => conn.send(statusFrame('online', conn.connectionId)));
+    this.whenLive(() => conn.send(statusFrame(this.systemStatus, conn.connectionId)));
   }
 
   private onClose(conn: Conn): void {

@@ -107,4 +107,9 @@ export interface SimExchange {
   readonly stats: SimStats;
   /** Change a pair's status and push an `instrument` update to its subscribers. */
   setPairStatus(symbol: string, status: SimPair['status']): void;
+  /**
+   * Kraken's system status: sent to every connection and to new ones on connect; the
+   * connections stay open (unlike the 'maintenance' fault, which closes them).
+   */
+  setSystemStatus(status: 'online' | 'maintenance' | 'cancel_only' | 'post_only'): void;
 }

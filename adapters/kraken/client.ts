@@ -68,6 +68,7 @@ export class KrakenClient {
   private sendTimer: NodeJS.Timeout | null = null;
   private readonly pending: string[] = [];
   private pingId = 1_000_000;
+  private lastSendMs = 0;
   private closeWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: ClientOptions) {
@@ -220,7 +221,11 @@ export class KrakenClient {
       this.pending.shift();
     }
     this.pending.push(JSON.stringify(req));
-    if (this.sendTimer === null) this.flushOne();
+    if (this.sendTimer === null) {
+      const wait = this.lastSendMs + REQUEST_INTERVAL_MS - Date.now();
+      if (wait <= 0) this.flushOne();
+      else this.sendTimer = setTimeout(() => this.flushOne(), wait);
+    }
   }
 
   private flushOne(): void {
@@ -229,6 +234,7 @@ export class KrakenClient {
     const next = this.pending.shift();
     if (next === undefined || ws === null || ws.readyState !== WebSocket.OPEN) return;
     ws.send(next);
+    this.lastSendMs = Date.now();
     this.counters.requestsSent++;
     if (this.pending.length > 0) this.sendTimer = setTimeout(() => this.flushOne(), REQUEST_INTERVAL_MS);
   }

@@ -58,6 +58,8 @@ export interface SessionOptions {
   precision?: ReadonlyMap<string, { price: number; qty: number }>;
   /** Replay: create an actor for every symbol seen in the stream. */
   autoCreate?: boolean;
+  /** Replay with --depth: the given depth wins over the depth in subscribe acks. */
+  depthFixed?: boolean;
   /** Called with the system status on each status frame. */
   onStatus?(system: string): void;
 }
@@ -94,10 +96,12 @@ export class KrakenSession {
   private readonly trades = new TradeBatch();
   private readonly limiter: LogLimiter;
   private readonly resync = new Map<string, ResyncState>();
-  private readonly requests = new Map<number, { channel: string; symbols: string[] }>();
+  /** Requests awaiting acks (req_id → what was asked); bounded, pruned as symbols are acked. */
+  private readonly requests = new Map<number, { method: string; channel: string; symbols: string[] }>();
   private readonly ackDepth = new Map<string, number>();
   private reqId = 1;
   private instrumentReady = false;
+  private instrumentRequested = false;
   private subscribed = false;
 
   constructor(
@@ -106,6 +110,10 @@ export class KrakenSession {
   ) {
     this.limiter = new LogLimiter(opts.log);
     for (const s of symbols) this.addActor(s, opts.depth);
+  }
+
+  private depthFor(symbol: string): number {
+    return this.opts.depthFixed === true ? this.opts.depth : (this.ackDepth.get(symbol) ?? this.opts.depth);
   }
 
   private addActor(symbol: string, depth: number): InstrumentActor {
@@ -122,6 +130,7 @@ export class KrakenSession {
   onOpen(): void {
     this.systemStatus = 'unknown';
     this.instrumentReady = false;
+    this.instrumentRequested = false;
     this.subscribed = false;
     this.requests.clear();
     this.clearResyncs();
@@ -224,8 +233,9 @@ export class KrakenSession {
         this.limiter.warn('bad-book', { err }, 'malformed book message from Kraken (ignored)');
         const sym = (el as { symbol?: unknown }).symbol;
         const a = typeof sym === 'string' ? this.actors.get(sym) : undefined;
-        // A book message we cannot read leaves the book unknowable: resync it.
-        if (a !== undefined && a.health === BookHealth.LIVE) {
+        // A book message we cannot read leaves the book unknowable: resync it (a HALTED
+        // instrument is rebuilt when it comes back online anyway).
+        if (a !== undefined && a.health !== BookHealth.REJECTED && a.health !== BookHealth.HALTED && a.health !== BookHealth.STALE) {
           this.transition(a, BookHealth.RESYNCING, 'unreadable book message');
           a.book?.clear();
           this.requestResync(a);
@@ -245,7 +255,18 @@ export class KrakenSession {
         this.limiter.warn(`unknown:${batch.symbol}`, { symbol: batch.symbol }, 'book message for a symbol this connection does not track');
         return;
       }
-      actor = this.addActor(batch.symbol, this.ackDepth.get(batch.symbol) ?? this.opts.depth);
+      actor = this.addActor(batch.symbol, this.depthFor(batch.symbol));
+    }
+    if (batch.checksum < 0) {
+      // Kraken v2 always sends a checksum: without one the message cannot be verified.
+      this.counters.malformed++;
+      this.limiter.warn(`nochecksum:${actor.symbol}`, { symbol: actor.symbol }, 'book message without a checksum: treated as malformed');
+      if (actor.health === BookHealth.LIVE) {
+        this.transition(actor, BookHealth.RESYNCING, 'book message without a checksum');
+        actor.book?.clear();
+        this.requestResync(actor);
+      }
+      return;
     }
     if (actor.book === null && batch.isSnapshot && this.opts.mode === 'replay') {
       // Replay without instrument frames or --precision: take the decimals the snapshot shows.
@@ -309,20 +330,31 @@ export class KrakenSession {
   private onStatusFrame(m: Record<string, unknown>): void {
     const d = Array.isArray(m.data) ? (m.data[0] as Record<string, unknown> | undefined) : undefined;
     const system = typeof d?.system === 'string' ? d.system : 'unknown';
-    const prev = this.systemStatus;
     this.systemStatus = system;
     this.opts.onStatus?.(system);
     if (this.opts.mode === 'replay') return;
-    if (system === 'online') {
-      if (!this.instrumentReady && prev !== 'online') this.sendSubscribe('instrument', null);
-      else if (prev !== 'online' && this.instrumentReady) {
-        // Back online after maintenance / cancel_only: rebuild every book from a snapshot.
-        for (const a of this.actors.values()) if (a.health === BookHealth.HALTED && this.pairStatus.get(a.symbol) === 'online') this.rebuild(a, 'system back online');
-      }
-    } else {
-      for (const a of this.actors.values()) {
-        if (a.health !== BookHealth.REJECTED) this.transition(a, BookHealth.HALTED, `system ${system}`);
-      }
+    // The instrument channel is subscribed whatever the system status: it is also what keeps
+    // heartbeats flowing, so a connection during maintenance is not mistaken for a dead one.
+    if (!this.instrumentRequested) {
+      this.instrumentRequested = true;
+      this.sendSubscribe('instrument', null);
+    }
+    for (const a of this.actors.values()) this.applyVenueStatus(a);
+  }
+
+  /** HALTED while the venue reports the system or the pair not online; rebuilt when it is back. */
+  private applyVenueStatus(a: InstrumentActor): void {
+    const system = this.systemStatus;
+    const pair = this.pairStatus.get(a.symbol);
+    const halt = system !== 'online' && system !== 'unknown' ? `system ${system}` : pair !== undefined && pair !== 'online' ? `instrument status ${pair}` : null;
+    const was = a.venueHalt;
+    a.venueHalt = halt;
+    if (a.health === BookHealth.REJECTED) return;
+    if (halt !== null) {
+      if (a.health !== BookHealth.STALE) this.transition(a, BookHealth.HALTED, halt);
+    } else if (was !== null && a.health === BookHealth.HALTED) {
+      if (this.subscribed) this.rebuild(a, 'back online');
+      else this.transition(a, BookHealth.SYNCING, 'back online');
     }
   }
 
@@ -337,7 +369,7 @@ export class KrakenSession {
       let actor = this.actors.get(symbol);
       if (actor === undefined) {
         if (this.opts.autoCreate !== true) continue;
-        actor = this.addActor(symbol, this.ackDepth.get(symbol) ?? this.opts.depth);
+        actor = this.addActor(symbol, this.depthFor(symbol));
       }
       const pp = Number(p.price_precision);
       const qp = Number(p.qty_precision);
@@ -351,11 +383,7 @@ export class KrakenSession {
         }
       }
       if (this.opts.mode === 'replay') continue;
-      if (status !== 'online') {
-        if (actor.health !== BookHealth.REJECTED) this.transition(actor, BookHealth.HALTED, `instrument status ${status}`);
-      } else if (actor.health === BookHealth.HALTED && this.systemStatus === 'online' && this.subscribed) {
-        this.rebuild(actor, 'pair back online');
-      }
+      this.applyVenueStatus(actor);
     }
     if (m.type === 'snapshot' && !this.instrumentReady && this.opts.mode === 'live') {
       this.instrumentReady = true;
@@ -396,8 +424,28 @@ export class KrakenSession {
       params.snapshot = true;
     }
     if (channel === 'instrument') params.snapshot = true;
-    this.requests.set(req_id, { channel, symbols: symbols ?? [] });
+    this.track(req_id, 'subscribe', channel, symbols ?? []);
     this.opts.send({ method: 'subscribe', params, req_id });
+  }
+
+  private sendUnsubscribeBook(symbol: string): void {
+    const req_id = this.reqId++;
+    this.track(req_id, 'unsubscribe', 'book', [symbol]);
+    this.opts.send({ method: 'unsubscribe', params: { channel: 'book', symbol: [symbol], depth: this.opts.depth }, req_id });
+  }
+
+  private track(reqId: number, method: string, channel: string, symbols: string[]): void {
+    if (this.requests.size >= 10_000) this.requests.delete(this.requests.keys().next().value as number);
+    this.requests.set(reqId, { method, channel, symbols: [...symbols] });
+  }
+
+  /** A symbol of a request was answered: forget the request once every symbol has been. */
+  private answered(reqId: number, symbol: string | null): void {
+    const req = this.requests.get(reqId);
+    if (req === undefined) return;
+    const i = symbol === null ? -1 : req.symbols.indexOf(symbol);
+    if (i >= 0) req.symbols.splice(i, 1);
+    if (symbol === null || req.symbols.length === 0) this.requests.delete(reqId);
   }
 
   /** Back from HALTED: the book may have moved meanwhile, so take a fresh snapshot. */
@@ -415,37 +463,50 @@ export class KrakenSession {
     const result = (m.result ?? {}) as Record<string, unknown>;
     if (m.success === false) {
       const error = typeof m.error === 'string' ? m.error : 'subscription refused';
-      this.counters.subscribeErrors++;
       const symbol = typeof m.symbol === 'string' ? m.symbol : typeof result.symbol === 'string' ? result.symbol : null;
-      const symbols = symbol !== null ? [symbol] : (req?.symbols ?? []);
+      const symbols = symbol !== null ? [symbol] : [...(req?.symbols ?? [])];
+      this.answered(reqId, symbol);
+      if (req?.method === 'unsubscribe') {
+        // Our resync's unsubscribe found nothing to remove (Kraken answers "Subscription Not
+        // Found"): the subscribe can go ahead.
+        for (const s of symbols) {
+          const r = this.resync.get(s);
+          const a = this.actors.get(s);
+          if (r !== undefined && r.awaitingUnsubscribeAck && a !== undefined) this.finishResync(a, r);
+        }
+        return;
+      }
+      this.counters.subscribeErrors++;
       const channel = req?.channel ?? (typeof result.channel === 'string' ? result.channel : 'unknown');
       this.opts.log.error({ code: 'E_SUBSCRIBE_REJECTED', method, channel, symbols, error }, `Kraken refused ${method} of ${channel}: ${error}`);
-      if (method === 'subscribe' && (channel === 'book' || channel === 'unknown') && this.opts.mode === 'live') {
+      if ((channel === 'book' || channel === 'unknown') && this.opts.mode === 'live') {
         for (const s of symbols) {
           const a = this.actors.get(s);
           if (a === undefined) continue;
-          if (/rate/i.test(error)) this.requestResync(a); // "Exceeded msg rate": try again later
+          if (/rate/i.test(error)) this.requestResync(a, true); // "Exceeded msg rate": subscribe again later
           else this.reject(a, error);
         }
       }
       return;
     }
-    if (method === 'subscribe' && result.channel === 'book' && typeof result.symbol === 'string') {
+    const ackSymbol = typeof result.symbol === 'string' ? result.symbol : null;
+    this.answered(reqId, ackSymbol);
+    if (method === 'subscribe' && result.channel === 'book' && ackSymbol !== null) {
       const depth = Number(result.depth);
-      if (Number.isInteger(depth)) this.ackDepth.set(result.symbol, depth);
-      if (this.opts.mode === 'replay') {
-        const a = this.actors.get(result.symbol);
+      if (Number.isInteger(depth)) this.ackDepth.set(ackSymbol, depth);
+      if (this.opts.mode === 'replay' && this.opts.depthFixed !== true) {
+        const a = this.actors.get(ackSymbol);
         if (a !== undefined && a.depth !== depth && Number.isInteger(depth)) {
-          this.actors.delete(result.symbol);
-          const n = this.addActor(result.symbol, depth);
+          this.actors.delete(ackSymbol);
+          const n = this.addActor(ackSymbol, depth);
           if (a.pricePrecision >= 0) n.setPrecision(a.pricePrecision, a.qtyPrecision);
         }
       }
       return;
     }
-    if (method === 'unsubscribe' && result.channel === 'book' && typeof result.symbol === 'string') {
-      const r = this.resync.get(result.symbol);
-      const a = this.actors.get(result.symbol);
+    if (method === 'unsubscribe' && result.channel === 'book' && ackSymbol !== null) {
+      const r = this.resync.get(ackSymbol);
+      const a = this.actors.get(ackSymbol);
       if (r !== undefined && r.awaitingUnsubscribeAck && a !== undefined) this.finishResync(a, r);
     }
   }
@@ -465,15 +526,18 @@ export class KrakenSession {
    * unsubscribe is acknowledged. The first attempt waits 0–250 ms (jitter); repeated
    * mismatches back off 1 s, 2 s, 4 s … up to 60 s, reset after a minute LIVE.
    */
-  requestResync(actor: InstrumentActor): void {
-    actor.counters.resyncs++;
-    if (this.opts.mode === 'replay') return; // the next snapshot in the file rebuilds the book
+  requestResync(actor: InstrumentActor, subscribeOnly = false): void {
+    if (this.opts.mode === 'replay') {
+      actor.counters.resyncs++; // the next snapshot in the file rebuilds the book
+      return;
+    }
     let r = this.resync.get(actor.symbol);
     if (r === undefined) {
       r = { attempts: 0, timer: null, ackTimer: null, awaitingUnsubscribeAck: false, liveSinceUs: -1 };
       this.resync.set(actor.symbol, r);
     }
     if (r.timer !== null || r.awaitingUnsubscribeAck) return; // already in progress
+    actor.counters.resyncs++;
     if (r.liveSinceUs >= 0 && this.opts.clock.nowUs() - r.liveSinceUs > RESYNC_RESET_US) r.attempts = 0;
     r.liveSinceUs = -1;
     const backoff = r.attempts === 0 ? 0 : Math.min(RESYNC_CAP_MS, RESYNC_BASE_MS * 2 ** (r.attempts - 1));
@@ -482,8 +546,13 @@ export class KrakenSession {
     const state = r;
     r.timer = this.opts.timers.setTimeout(() => {
       state.timer = null;
+      if (subscribeOnly) {
+        actor.book?.clear();
+        this.sendSubscribe('book', [actor.symbol]);
+        return;
+      }
       state.awaitingUnsubscribeAck = true;
-      this.opts.send({ method: 'unsubscribe', params: { channel: 'book', symbol: [actor.symbol], depth: this.opts.depth }, req_id: this.reqId++ });
+      this.sendUnsubscribeBook(actor.symbol);
       state.ackTimer = this.opts.timers.setTimeout(() => {
         state.ackTimer = null;
         if (state.awaitingUnsubscribeAck) this.finishResync(actor, state);
@@ -524,6 +593,8 @@ const SILENT: Log = { debug() {}, info() {}, warn() {}, error() {} };
  */
 export function createReplaySession(opts: {
   depth: number;
+  /** The depth was given explicitly (replay --depth): it wins over subscribe acks. */
+  depthFixed?: boolean;
   clock: Clock;
   onRisk(actor: InstrumentActor): void;
   precision?: ReadonlyMap<string, { price: number; qty: number }>;
@@ -534,6 +605,7 @@ export function createReplaySession(opts: {
     simulated: false,
     mode: 'replay',
     autoCreate: true,
+    depthFixed: opts.depthFixed === true,
     precision: opts.precision,
     clock: opts.clock,
     timers: NO_TIMERS,

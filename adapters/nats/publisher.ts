@@ -4,51 +4,73 @@
  * synchronous acks vs ~1 ms on core NATS). Gaps are detectable through per-symbol sequence
  * numbers in every record.
  *
- * Reconnects forever. While the connection is down, publishes are not buffered (stale risk
- * is worse than none): they are dropped and counted in `dropped`.
+ * It never blocks its owner: `start` returns at once and connects in the background, retrying
+ * forever (also when the server is down at start-up). Until connected, and whenever the
+ * connection is down, publishes are not buffered (stale risk is worse than none): they are
+ * dropped and counted in `dropped`.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Log } from '../../engine/ports.js';
 
 export interface PublisherCounters {
   published: number;
-  /** Dropped because the connection was down (reconnecting). */
+  /** Dropped because the connection was not up (not yet connected, or reconnecting). */
   dropped: number;
   errors: number;
 }
 
 export class NatsPublisher {
   readonly counters: PublisherCounters = { published: 0, dropped: 0, errors: 0 };
-  private up = true;
+  private nc: NatsConnection | null = null;
+  private up = false;
+  private closed = false;
+  private readonly ready: Promise<void>;
 
   private constructor(
-    private readonly nc: NatsConnection,
+    servers: string,
+    name: string,
     private readonly log: Log,
   ) {
-    void this.watch();
+    this.ready = this.run(servers.split(',').map((s) => s.trim()), name);
   }
 
-  /** Connect (retrying until the server is reachable; never gives up reconnecting afterwards). */
-  static async connect(servers: string, name: string, log: Log): Promise<NatsPublisher> {
-    const nc = await connect({
-      servers: servers.split(',').map((s) => s.trim()),
-      name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      waitOnFirstConnect: true,
-      pingInterval: 10_000,
-    });
-    return new NatsPublisher(nc, log);
+  /** Start connecting in the background; the publisher is usable at once. */
+  static start(servers: string, name: string, log: Log): NatsPublisher {
+    return new NatsPublisher(servers, name, log);
+  }
+
+  /** Resolves once the first connection is up (tests, benchmarks). */
+  whenConnected(): Promise<void> {
+    return this.ready;
+  }
+
+  private async run(servers: string[], name: string): Promise<void> {
+    let warned = false;
+    const slow = setTimeout(() => {
+      warned = true;
+      this.log.warn({ servers }, 'NATS not reachable yet: risk publishes are dropped (counted) until it is; still trying');
+    }, 2000);
+    slow.unref();
+    const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000 });
+    clearTimeout(slow);
+    if (this.closed) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.up = true;
+    if (warned) this.log.info({ dropped: this.counters.dropped }, 'NATS connected');
+    void this.watch(nc);
   }
 
   get connected(): boolean {
-    return this.up && !this.nc.isClosed();
+    return this.up && this.nc !== null && !this.nc.isClosed();
   }
 
-  private async watch(): Promise<void> {
-    for await (const s of this.nc.status()) {
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnecting') {
-        if (this.up) this.log.warn({ server: 'server' in s ? s.server : undefined }, 'NATS disconnected: risk publishes are dropped (counted) until it is back');
+        if (this.up) this.log.warn({}, 'NATS disconnected: risk publishes are dropped (counted) until it is back');
         this.up = false;
       } else if (s.type === 'reconnect') {
         this.up = true;
@@ -60,25 +82,28 @@ export class NatsPublisher {
   }
 
   publish(subject: string, payload: Uint8Array): void {
-    if (!this.up) {
+    const nc = this.nc;
+    if (!this.up || nc === null) {
       this.counters.dropped++;
       return;
     }
     try {
-      this.nc.publish(subject, payload);
+      nc.publish(subject, payload);
       this.counters.published++;
     } catch {
       this.counters.dropped++;
     }
   }
 
-  /** Flush what is buffered and close. */
+  /** Flush what is buffered and close (also stops a connection attempt still in progress). */
   async close(): Promise<void> {
-    if (this.nc.isClosed()) return;
+    this.closed = true;
+    const nc = this.nc;
+    if (nc === null || nc.isClosed()) return;
     try {
-      await this.nc.drain();
+      await nc.drain();
     } catch {
-      await this.nc.close().catch(() => undefined);
+      await nc.close().catch(() => undefined);
     }
   }
 }

@@ -34,6 +34,7 @@ export async function replayFile(file: string, log: Logger, opts: { depth: numbe
   let clockUs = 0;
   const session = createReplaySession({
     depth: opts.depth ?? KRAKEN_DEFAULT_DEPTH,
+    depthFixed: opts.depth !== null,
     precision: opts.precision,
     clock: { nowUs: () => clockUs },
     log,

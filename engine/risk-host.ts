@@ -1,0 +1,410 @@
+/**
+ * The risk host: account actors (positions, limits, trading state, pre-trade checks) and
+ * their NATS edges — fills from JetStream, pre-trade request/reply, admin commands, durable
+ * trading-state events, account risk. It reads every instrument's live book from the market
+ * board (shared memory written by the workers), so a check never waits on another thread.
+ *
+ * Runs on the main thread; all handlers are synchronous (one account decision at a time).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { Packr } from 'msgpackr';
+import { AccountActor, DenyReason, parseOrder, type MarketPort, type MarketView, type RiskPort } from '../actors/account.js';
+import { isFillError, parseFill } from '../actors/position.js';
+import { BookHealth } from '../actors/risk.js';
+import { EwmaCovariance, normalDensity, Z } from '../actors/var.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { loadLimitsFile, parseLimits, type LimitsBook } from './limits.js';
+import { BoardBook, type MarketBoard } from './market-board.js';
+import {
+  ACCOUNT_RE,
+  adminSubject,
+  deadLetterSubject,
+  eventsWildcard,
+  fillsConsumerName,
+  fillsWildcard,
+  portfolioSubject,
+  preTradeSubject,
+  stateEventSubject,
+  streamName,
+} from './switchboard.js';
+
+export interface RiskHostCounters {
+  fillsApplied: number;
+  fillsDuplicate: number;
+  fillsDeadLettered: number;
+  fillsDeferred: number;
+  checks: number;
+  accepted: number;
+  denied: number;
+  invalid: number;
+  adminRefused: number;
+  eventsPublished: number;
+  eventPublishErrors: number;
+}
+
+export interface RiskHostOptions {
+  config: Config;
+  log: Logger;
+  board: MarketBoard;
+  slotOf: Readonly<Record<string, number>>;
+  nc: NatsConnection;
+  simulated: boolean;
+}
+
+const EVALUATE_EVERY_MS = 1000;
+
+export class RiskHost implements MarketPort, RiskPort {
+  readonly counters: RiskHostCounters = { fillsApplied: 0, fillsDuplicate: 0, fillsDeadLettered: 0, fillsDeferred: 0, checks: 0, accepted: 0, denied: 0, invalid: 0, adminRefused: 0, eventsPublished: 0, eventPublishErrors: 0 };
+  readonly accounts = new Map<string, AccountActor>();
+  private limits: LimitsBook;
+  private readonly symbols: string[];
+  private readonly views = new Map<string, BoardBook>();
+  private readonly cov: EwmaCovariance;
+  private readonly lastMid: Float64Array;
+  private readonly returns: Float64Array;
+  private readonly js: JetStreamClient;
+  private readonly subs: Subscription[] = [];
+  private fills: ConsumerMessages | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly packr = new Packr({ useRecords: false });
+  private readonly ns: string;
+  private readonly tokenDigest: Buffer | null;
+
+  constructor(private readonly opts: RiskHostOptions) {
+    this.ns = opts.config.natsNamespace;
+    this.limits = loadLimitsFile(opts.config.limitsFile);
+    this.symbols = Object.keys(opts.slotOf);
+    this.cov = new EwmaCovariance(this.symbols.length, opts.config.volLambda, opts.config.volIntervalMs / 1000);
+    this.lastMid = new Float64Array(this.symbols.length).fill(Number.NaN);
+    this.returns = new Float64Array(this.symbols.length);
+    this.js = jetstream(opts.nc);
+    this.tokenDigest = opts.config.adminToken === null ? null : createHash('sha256').update(opts.config.adminToken).digest();
+  }
+
+  // ------------------------------------------------------------------ ports
+
+  market(symbol: string): MarketView | undefined {
+    const slot = this.opts.slotOf[symbol];
+    if (slot === undefined) return undefined;
+    let v = this.views.get(symbol);
+    if (v === undefined) {
+      v = new BoardBook();
+      this.views.set(symbol, v);
+    }
+    if (!this.opts.board.read(slot, v)) return { symbol, health: BookHealth.SYNCING, mid: null, qtyPrecision: 8, book: null };
+    return { symbol, health: v.health, mid: v.mid, qtyPrecision: v.qtyPrecision >= 0 ? v.qtyPrecision : 8, book: v };
+  }
+
+  /** Instrument quantity precision once its book has been seen; undefined for unknown symbols. */
+  private qtyPrecision(symbol: string): number | undefined | null {
+    const slot = this.opts.slotOf[symbol];
+    if (slot === undefined) return undefined;
+    const v = new BoardBook();
+    if (!this.opts.board.read(slot, v) || v.qtyPrecision < 0) return null; // known, not yet loaded
+    return v.qtyPrecision;
+  }
+
+  portfolioSigmaValue(exposures: ReadonlyMap<string, number>, horizonSec: number): number {
+    const idx: number[] = [];
+    const w: number[] = [];
+    for (const [s, v] of exposures) {
+      const i = this.opts.slotOf[s];
+      if (i !== undefined && v !== 0) {
+        idx.push(i);
+        w.push(v);
+      }
+    }
+    const n = this.cov.n;
+    let q = 0;
+    for (let a = 0; a < idx.length; a++) for (let b = 0; b < idx.length; b++) q += w[a]! * w[b]! * this.cov.cov[idx[a]! * n + idx[b]!]!;
+    return Math.sqrt((Math.max(0, q) * horizonSec) / this.cov.intervalSec);
+  }
+
+  private account(name: string): AccountActor {
+    let a = this.accounts.get(name);
+    if (a === undefined) {
+      a = new AccountActor(name, this.limits.limitsFor(name), this, this);
+      this.accounts.set(name, a);
+    }
+    return a;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const jsm = await jetstreamManager(this.opts.nc);
+    const ensure = async (name: string, subjects: string[], extra: Record<string, unknown> = {}) => {
+      try {
+        await jsm.streams.info(name);
+      } catch {
+        await jsm.streams.add({ name, subjects, max_age: 30 * 86_400 * 1e9, duplicate_window: 120 * 1e9, ...extra });
+      }
+    };
+    const fillsStream = streamName(this.ns, 'FILLS');
+    await ensure(fillsStream, [fillsWildcard(this.ns)]);
+    await ensure(streamName(this.ns, 'DEADLETTER'), [deadLetterSubject(this.ns, 'fills')]);
+    await ensure(streamName(this.ns, 'EVENTS'), [eventsWildcard(this.ns)]);
+    const durable = fillsConsumerName(this.ns);
+    try {
+      await jsm.consumers.info(fillsStream, durable);
+    } catch {
+      await jsm.consumers.add(fillsStream, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30 * 1e9, max_ack_pending: 1000 });
+    }
+    const consumer = await this.js.consumers.get(fillsStream, durable);
+    this.fills = await consumer.consume({ callback: (m) => this.onFill(m) });
+
+    const nc = this.opts.nc;
+    this.subs.push(nc.subscribe(preTradeSubject(this.ns), { callback: (err, m) => (err === null ? this.onCheck(m) : undefined) }));
+    for (const cmd of ['halt', 'release', 'limits', 'positions'] as const) {
+      this.subs.push(nc.subscribe(adminSubject(this.ns, cmd), { callback: (err, m) => (err === null ? this.onAdmin(cmd, m) : undefined) }));
+    }
+    this.timers.push(setInterval(() => this.sample(), this.opts.config.volIntervalMs));
+    this.timers.push(setInterval(() => this.evaluateAll(), EVALUATE_EVERY_MS));
+    for (const t of this.timers) t.unref();
+    this.opts.log.info({ accounts: Object.keys(this.limits.accounts).length, instruments: this.symbols.length }, 'risk host started: fills, pre-trade checks and admin commands on NATS');
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const s of this.subs) s.unsubscribe();
+    this.fills?.stop();
+    await this.flushEvents();
+  }
+
+  // ------------------------------------------------------------------ sampling (volatility / covariance)
+
+  /** One clock tick: simultaneous log returns of every mid into the EWMA covariance. */
+  sample(): void {
+    let any = false;
+    for (let i = 0; i < this.symbols.length; i++) {
+      const m = this.market(this.symbols[i]!);
+      const mid = m !== undefined && m.health === BookHealth.LIVE ? m.mid : null;
+      const prev = this.lastMid[i]!;
+      if (mid !== null && prev > 0) {
+        this.returns[i] = Math.log(mid / prev);
+        any = true;
+      } else this.returns[i] = Number.NaN;
+      this.lastMid[i] = mid ?? Number.NaN;
+    }
+    if (any) this.cov.update(this.returns);
+  }
+
+  /** Annualized volatility of one instrument from the covariance diagonal. */
+  volatility(symbol: string, horizonSec: number): number | null {
+    const i = this.opts.slotOf[symbol];
+    if (i === undefined || this.cov.samples === 0) return null;
+    return Math.sqrt((this.cov.cov[i * this.cov.n + i]! * horizonSec) / this.cov.intervalSec);
+  }
+
+  // ------------------------------------------------------------------ fills
+
+  private onFill(m: JsMsg): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(new TextDecoder().decode(m.data));
+    } catch {
+      return this.deadLetter(m, { reason: 'MALFORMED', field: null, detail: 'not JSON' });
+    }
+    let deferred = false;
+    const f = parseFill(msg, (s) => {
+      const p = this.qtyPrecision(s);
+      if (p === null) deferred = true;
+      return p === null ? 8 : p;
+    });
+    if (deferred) {
+      // The engine follows the symbol but has not loaded its precision yet: try again shortly.
+      this.counters.fillsDeferred++;
+      m.nak(2000);
+      return;
+    }
+    if (isFillError(f)) return this.deadLetter(m, f);
+    if (!ACCOUNT_RE.test(f.account)) return this.deadLetter(m, { reason: 'MALFORMED', field: 'account', detail: 'account must be 1–64 of A-Z a-z 0-9 _ -' });
+    const orderId = typeof (msg as { order_id?: unknown }).order_id === 'string' ? (msg as { order_id: string }).order_id : null;
+    const a = this.account(f.account);
+    if (a.applyFill(f, orderId)) this.counters.fillsApplied++;
+    else this.counters.fillsDuplicate++;
+    a.evaluate(Date.now() * 1000);
+    this.drainEvents(a);
+    m.ack();
+  }
+
+  private deadLetter(m: JsMsg, why: { reason: string; field: string | null; detail: string }): void {
+    this.counters.fillsDeadLettered++;
+    const body = JSON.stringify({ ...why, subject: m.subject, stream_seq: m.seq, original: new TextDecoder().decode(m.data).slice(0, 4096) });
+    this.js
+      .publish(deadLetterSubject(this.ns, 'fills'), body, { msgID: `fill-dlq-${m.seq}` })
+      .then(() => m.ack())
+      .catch((err: Error) => {
+        this.opts.log.error({ err: err.message }, 'dead-letter publish failed: fill left unacknowledged for redelivery');
+        m.nak(5000);
+      });
+    this.opts.log.warn({ reason: why.reason, field: why.field, detail: why.detail, seq: m.seq }, 'fill refused: sent to the dead-letter subject');
+  }
+
+  // ------------------------------------------------------------------ pre-trade
+
+  private onCheck(m: Msg): void {
+    this.counters.checks++;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(m.string());
+    } catch {
+      this.counters.invalid++;
+      return void m.respond(JSON.stringify(invalid('(request)', 'request is not JSON')));
+    }
+    const o = parseOrder(msg, (s) => {
+      const p = this.qtyPrecision(s);
+      return p === null ? 8 : p;
+    });
+    if ('field' in o) {
+      this.counters.invalid++;
+      const code = o.unknownSymbol === true ? DenyReason.UNKNOWN_SYMBOL : DenyReason.INVALID_ORDER;
+      return void m.respond(JSON.stringify({ accept: false, reasons: [{ code, field: o.field, detail: o.detail }] }));
+    }
+    if (!ACCOUNT_RE.test(o.account)) return void m.respond(JSON.stringify(invalid('account', 'account must be 1–64 of A-Z a-z 0-9 _ -')));
+    const a = this.account(o.account);
+    const d = a.check(o, Date.now() * 1000);
+    if (d.accept) this.counters.accepted++;
+    else this.counters.denied++;
+    m.respond(JSON.stringify(d));
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  private authorized(token: unknown): boolean {
+    if (this.tokenDigest === null || typeof token !== 'string') return false;
+    return timingSafeEqual(this.tokenDigest, createHash('sha256').update(token).digest());
+  }
+
+  private onAdmin(cmd: 'halt' | 'release' | 'limits' | 'positions', m: Msg): void {
+    let req: Record<string, unknown>;
+    try {
+      req = JSON.parse(m.string()) as Record<string, unknown>;
+    } catch {
+      return void m.respond(JSON.stringify({ ok: false, error: 'request is not JSON' }));
+    }
+    const now = Date.now() * 1000;
+    if (cmd === 'positions') {
+      const name = String(req.account ?? '');
+      return void m.respond(JSON.stringify({ ok: true, ...this.accountRisk(name) }));
+    }
+    if (!this.authorized(req.token)) {
+      this.counters.adminRefused++;
+      this.opts.log.warn({ command: cmd }, 'admin command refused: missing or wrong token');
+      return void m.respond(JSON.stringify({ ok: false, error: this.tokenDigest === null ? 'admin commands are disabled (AETHER_ADMIN_TOKEN not set)' : 'not authorized' }));
+    }
+    if (cmd === 'limits') {
+      try {
+        this.limits = req.limits !== undefined ? parseLimits(req.limits, 'limits') : loadLimitsFile(this.opts.config.limitsFile);
+      } catch (err) {
+        return void m.respond(JSON.stringify({ ok: false, error: (err as Error).message }));
+      }
+      for (const [name, a] of this.accounts) a.limits = this.limits.limitsFor(name);
+      this.opts.log.info({ accounts: this.accounts.size }, 'limits reloaded');
+      return void m.respond(JSON.stringify({ ok: true }));
+    }
+    const name = String(req.account ?? '');
+    if (!ACCOUNT_RE.test(name)) return void m.respond(JSON.stringify({ ok: false, error: 'account must be 1–64 of A-Z a-z 0-9 _ -' }));
+    const a = this.account(name);
+    if (cmd === 'halt') a.halt(String(req.reason ?? 'no reason given').slice(0, 200), now);
+    else a.release(now);
+    this.drainEvents(a);
+    m.respond(JSON.stringify({ ok: true, account: name, state: a.state, reason: a.stateReason }));
+  }
+
+  // ------------------------------------------------------------------ state events and account risk
+
+  private readonly pendingEvents = new Set<Promise<unknown>>();
+
+  private drainEvents(a: AccountActor): void {
+    for (const e of a.events.splice(0)) {
+      const p = this.js
+        .publish(stateEventSubject(this.ns, e.account), JSON.stringify(e), { msgID: e.eventId })
+        .then(() => void this.counters.eventsPublished++)
+        .catch((err: Error) => {
+          this.counters.eventPublishErrors++;
+          a.events.push(e); // keep it: retried on the next evaluation
+          this.opts.log.error({ err: err.message, eventId: e.eventId }, 'trading-state event not stored yet: will retry');
+        })
+        .finally(() => this.pendingEvents.delete(p));
+      this.pendingEvents.add(p);
+      this.opts.log.warn({ account: e.account, from: e.from, to: e.to, reason: e.reason, manual: e.manual }, `account ${e.account}: ${e.from} → ${e.to}`);
+    }
+  }
+
+  private async flushEvents(): Promise<void> {
+    await Promise.allSettled([...this.pendingEvents]);
+  }
+
+  private evaluateAll(): void {
+    const now = Date.now() * 1000;
+    for (const a of this.accounts.values()) {
+      a.evaluate(now);
+      this.drainEvents(a);
+      this.opts.nc.publish(portfolioSubject(this.ns, a.account), this.packr.pack(this.accountRisk(a.account)));
+    }
+  }
+
+  /** Account risk: positions, PnL, exposure, VaR/ES and the instrument sequence each figure reflects. */
+  accountRisk(name: string): Record<string, unknown> {
+    const a = this.accounts.get(name);
+    if (a === undefined) return { account: name, known: false };
+    const positions: Record<string, unknown>[] = [];
+    const exposures = new Map<string, number>();
+    const reflects: Record<string, { seq: number; epoch: number }> = {};
+    let unrealized = 0;
+    let realized = 0;
+    for (const p of a.positions.values()) {
+      const m = this.market(p.symbol);
+      const v = this.views.get(p.symbol);
+      const mid = m?.mid ?? null;
+      const exec = v !== undefined && v.bidCount > 0 && v.askCount > 0 ? (p.lots > 0 ? v.bidPrice(0) : v.askPrice(0)) : null;
+      const notional = mid === null ? null : p.qty * mid;
+      if (notional !== null && notional !== 0) exposures.set(p.symbol, notional);
+      const u = mid === null ? 0 : p.unrealizedAt(mid);
+      unrealized += u;
+      realized += p.realizedPnl;
+      if (v !== undefined) reflects[p.symbol] = { seq: v.seq, epoch: v.epoch };
+      positions.push({ symbol: p.symbol, qty: p.qty, avgEntry: p.avgEntry, realizedPnl: p.realizedPnl, unrealizedPnlMid: mid === null ? null : u, unrealizedPnlExec: exec === null ? null : p.unrealizedAt(exec), notional, health: m?.health ?? null, volAnnual: this.volatility(p.symbol, 365 * 86_400) });
+    }
+    let gross = 0;
+    let net = 0;
+    for (const v of exposures.values()) {
+      gross += Math.abs(v);
+      net += v;
+    }
+    const h = a.limits.varHorizonSec;
+    const sv = this.portfolioSigmaValue(exposures, h);
+    return {
+      account: name,
+      known: true,
+      state: a.state,
+      stateReason: a.stateReason,
+      simulated: this.opts.simulated,
+      realizedPnl: realized,
+      unrealizedPnl: unrealized,
+      equity: realized + unrealized,
+      dailyPnl: a.dailyPnl(),
+      drawdown: a.drawdown(),
+      grossExposure: gross,
+      netExposure: net,
+      varHorizonSec: h,
+      var95: Z[0.95] * sv,
+      var99: Z[0.99] * sv,
+      es95: (normalDensity(Z[0.95]) / 0.05) * sv,
+      es99: (normalDensity(Z[0.99]) / 0.01) * sv,
+      covarianceSamples: this.cov.samples,
+      positions,
+      reflects,
+      timeUs: Date.now() * 1000,
+    };
+  }
+}
+
+function invalid(field: string, detail: string) {
+  return { accept: false, reasons: [{ code: DenyReason.INVALID_ORDER, field, detail }] };
+}
