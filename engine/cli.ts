@@ -17,7 +17,7 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-type CommandName = 'start' | 'demo' | 'record' | 'replay';
+type CommandName = 'start' | 'demo' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions';
 
 interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -107,6 +107,50 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
       },
       strict: { type: 'boolean', help: 'exit 1 when any checksum does not verify (the whole file is still replayed and summarised)' },
       json: { type: 'boolean', help: 'print the summary as JSON on stdout (logs stay on stderr)' },
+    },
+  },
+  check: {
+    summary: 'Send a pre-trade check to the running engine and print its decision',
+    usage: `${PROG} check --account A --symbol S --side buy|sell --qty Q [--price P]`,
+    description:
+      'Asks the engine (over NATS_URL, in AETHER_NATS_NAMESPACE) whether the order would pass\n' +
+      'its limits and prints the decision as JSON: accept, every failing reason code, and\n' +
+      'the figures used. Without --price it is a market order. Exit 0 when answered.',
+    flags: {
+      config: CONFIG_FLAG,
+      account: { type: 'string', arg: 'A', help: '(required) account' },
+      symbol: { type: 'string', arg: 'S', help: '(required) symbol, e.g. BTC/USD' },
+      side: { type: 'string', arg: 'buy|sell', help: '(required) side' },
+      qty: { type: 'string', arg: 'Q', help: '(required) quantity (base currency, decimal)' },
+      price: { type: 'string', arg: 'P', help: 'limit price (omit for a market order)' },
+    },
+  },
+  halt: {
+    summary: 'Halt an account (kill switch): nothing passes until released',
+    usage: `${PROG} halt --account A --reason TEXT`,
+    description: 'Engages the kill switch for one account over NATS, authenticated with\nAETHER_ADMIN_TOKEN. The transition is recorded as a durable event.',
+    flags: {
+      config: CONFIG_FLAG,
+      account: { type: 'string', arg: 'A', help: '(required) account' },
+      reason: { type: 'string', arg: 'TEXT', help: '(required) why (recorded in the event)' },
+    },
+  },
+  release: {
+    summary: 'Release a halted account (also after an automatic halt)',
+    usage: `${PROG} release --account A`,
+    description: 'Releases the kill switch for one account over NATS, authenticated with\nAETHER_ADMIN_TOKEN. Limits still apply: a breach that persists halts it again.',
+    flags: {
+      config: CONFIG_FLAG,
+      account: { type: 'string', arg: 'A', help: '(required) account' },
+    },
+  },
+  positions: {
+    summary: 'Print an account\'s positions and risk from the running engine',
+    usage: `${PROG} positions --account A`,
+    description: 'Prints positions, PnL, exposure, VaR/ES and trading state of one account as JSON.',
+    flags: {
+      config: CONFIG_FLAG,
+      account: { type: 'string', arg: 'A', help: '(required) account' },
     },
   },
 };
@@ -280,6 +324,27 @@ function plan(name: CommandName, values: FlagValues, problems: string[]): Plan {
         run: async (config, log) =>
           (await import('./commands/record.js')).runRecord(config, log, { out: out ?? '', durationSec }),
       };
+    }
+    case 'check':
+    case 'halt':
+    case 'release':
+    case 'positions': {
+      const need = (flag: string): string => {
+        const v = str(values, flag);
+        if (v === undefined || v === '') problems.push(`--${flag} is required`);
+        return v ?? '';
+      };
+      const account = need('account');
+      let cmd: import('./commands/operator.js').OperatorCommand;
+      if (name === 'check') {
+        const symbol = need('symbol');
+        const side = need('side');
+        if (side !== '' && side !== 'buy' && side !== 'sell') problems.push(`--side: must be buy or sell (got ${JSON.stringify(side)})`);
+        const qty = need('qty');
+        cmd = { kind: 'check', account, symbol, side: side === 'sell' ? 'sell' : 'buy', qty, price: str(values, 'price') ?? null };
+      } else if (name === 'halt') cmd = { kind: 'halt', account, reason: need('reason') };
+      else cmd = { kind: name, account };
+      return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/operator.js')).runOperator(config, log, cmd) };
     }
     case 'replay': {
       const input = str(values, 'file');

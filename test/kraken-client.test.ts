@@ -149,7 +149,7 @@ t.test('client - a non-online system status keeps the connection (heartbeats via
   await eventually(() => health('BTC/USD') === 'LIVE', 10_000, 'LIVE once the system is online');
 });
 
-t.test('client - maintenance: books HALTED, reconnect no sooner than 5 s', async (t) => {
+t.test('client - maintenance: books leave LIVE (HALTED, then STALE when Kraken closes), reconnect no sooner than 5 s', async (t) => {
   const { c, health } = client(sim.url, ['BTC/USD']);
   c.start();
   t.teardown(() => c.stop());

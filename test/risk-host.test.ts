@@ -158,3 +158,23 @@ t.test('manual halt and account risk on the portfolio subject', async (t) => {
     t.ok(Array.isArray(p.positions));
   }
 });
+
+t.test('operator CLI: check, positions, halt and release over NATS', async (t) => {
+  const { runCli } = await import('./helpers/spawn-cli.js');
+  const env = { NATS_URL: 'nats://127.0.0.1:4222', AETHER_NATS_NAMESPACE: ns, AETHER_ADMIN_TOKEN: TOKEN, AETHER_LOG_LEVEL: 'error' };
+  const c = await runCli(['check', '--account', 'cli1', '--symbol', 'ETH/USD', '--side', 'buy', '--qty', '0.5'], env);
+  t.equal(c.code, 0, c.stderr);
+  t.equal(JSON.parse(c.stdout).accept, true);
+  const h = await runCli(['halt', '--account', 'cli1', '--reason', 'end of day'], env);
+  t.equal(h.code, 0, h.stderr);
+  t.same([JSON.parse(h.stdout).state], ['HALTED']);
+  const p = await runCli(['positions', '--account', 'cli1'], env);
+  t.equal(JSON.parse(p.stdout).state, 'HALTED');
+  const r = await runCli(['release', '--account', 'cli1'], env);
+  t.equal(JSON.parse(r.stdout).state, 'ACTIVE');
+  const noToken = await runCli(['halt', '--account', 'cli1', '--reason', 'x'], { ...env, AETHER_ADMIN_TOKEN: '' });
+  t.equal(noToken.code, 2, 'halt without a token is refused before sending');
+  const missing = await runCli(['check', '--account', 'cli1'], env);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /--symbol is required/);
+});
