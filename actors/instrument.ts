@@ -6,6 +6,8 @@
  */
 import { ApplyResult, OrderBook } from './book.js';
 import { POW10 } from './decimal.js';
+import { costToTrade } from './liquidity.js';
+import { EwmaVolatility } from './volatility.js';
 import type { LevelBatch } from './levels.js';
 import { BookHealth, emptyMarketRisk, TradeSide, type MarketRisk } from './risk.js';
 
@@ -19,6 +21,23 @@ export interface InstrumentCounters {
   /** Book frames ignored while the book was not being built (resyncing, unknown precision). */
   ignored: number;
 }
+
+/** Parameters of the per-instrument analytics (from configuration). */
+export interface MarketRiskParams {
+  /** EWMA decay per volatility sample. */
+  readonly volLambda: number;
+  /** Seconds between volatility samples (the caller's clock drives `sample`). */
+  readonly volIntervalSec: number;
+  /** Rolling window of trade VWAP and signed flow, µs. */
+  readonly flowWindowUs: number;
+  /** Quote notional of the clip whose cost to trade is reported. */
+  readonly clipNotional: number;
+}
+
+export const DEFAULT_MARKET_RISK_PARAMS: MarketRiskParams = { volLambda: 0.999, volIntervalSec: 1, flowWindowUs: 60_000_000, clipNotional: 100_000 };
+
+/** Trades kept for the rolling window (a bounded ring; older trades leave it first). */
+const TRADE_RING = 4096;
 
 export class InstrumentActor {
   book: OrderBook | null = null;
@@ -50,14 +69,28 @@ export class InstrumentActor {
   private bidBandEnd = -1;
   private askBandEnd = -1;
 
+  private readonly vol: EwmaVolatility;
+  // Rolling trade window: ring of (receive time, price, qty, signed qty) and running sums.
+  private readonly tTime = new Float64Array(TRADE_RING);
+  private readonly tPrice = new Float64Array(TRADE_RING);
+  private readonly tQty = new Float64Array(TRADE_RING);
+  private readonly tSide = new Int8Array(TRADE_RING);
+  private tHead = 0;
+  private tCount = 0;
+  private sumPQ = 0;
+  private sumQ = 0;
+  private sumFlow = 0;
+
   constructor(
     readonly symbol: string,
     readonly depth: number,
     simulated: boolean,
     /** Start time of this actor instance (epoch µs), from the caller's clock. */
     epochUs: number,
+    readonly params: MarketRiskParams = DEFAULT_MARKET_RISK_PARAMS,
   ) {
     this.risk = emptyMarketRisk(symbol, simulated, epochUs);
+    this.vol = new EwmaVolatility(params.volLambda, params.volIntervalSec);
   }
 
   /** Instrument precision from the venue; a change invalidates the book (new snapshot needed). */
@@ -86,6 +119,7 @@ export class InstrumentActor {
       risk.bid = risk.ask = risk.bidQty = risk.askQty = risk.mid = risk.microprice = null;
       risk.spread = risk.spreadBps = risk.imbalance = null;
       risk.bidDepth10bps = risk.askDepth10bps = risk.bidDepth50bps = risk.askDepth50bps = null;
+      risk.clipQty = risk.buyClipBps = risk.sellClipBps = null;
       risk.depth = 0;
     }
     return true;
@@ -137,6 +171,63 @@ export class InstrumentActor {
     risk.lastTradeTimeUs = timeUs >= 0 ? timeUs : null;
     risk.eventTimeUs = timeUs >= 0 ? timeUs : risk.eventTimeUs;
     risk.recvTimeUs = recvUs;
+    // Into the rolling window (the oldest trade leaves when the ring is full).
+    if (this.tCount === TRADE_RING) this.evictOldest();
+    const i = (this.tHead + this.tCount) % TRADE_RING;
+    this.tTime[i] = recvUs;
+    this.tPrice[i] = price;
+    this.tQty[i] = qty;
+    this.tSide[i] = side > 0 ? 1 : side < 0 ? -1 : 0;
+    this.tCount++;
+    this.sumPQ += price * qty;
+    this.sumQ += qty;
+    this.sumFlow += this.tSide[i]! * qty;
+    this.evictBefore(recvUs - this.params.flowWindowUs);
+    this.publishFlow();
+  }
+
+  private evictOldest(): void {
+    const i = this.tHead;
+    const q = this.tQty[i]!;
+    this.sumPQ -= this.tPrice[i]! * q;
+    this.sumQ -= q;
+    this.sumFlow -= this.tSide[i]! * q;
+    this.tHead = (i + 1) % TRADE_RING;
+    this.tCount--;
+    if (this.tCount === 0) this.sumPQ = this.sumQ = this.sumFlow = 0; // no drift carried over
+  }
+
+  private evictBefore(cutoffUs: number): boolean {
+    let evicted = false;
+    while (this.tCount > 0 && this.tTime[this.tHead]! < cutoffUs) {
+      this.evictOldest();
+      evicted = true;
+    }
+    return evicted;
+  }
+
+  private publishFlow(): void {
+    const risk = this.risk;
+    risk.vwap = this.sumQ > 0 ? this.sumPQ / this.sumQ : null;
+    risk.flow = this.tCount > 0 ? this.sumFlow : 0;
+  }
+
+  /**
+   * One tick of the sampling clock (every volIntervalSec): the volatility sample of mid, and
+   * trades leaving the flow window. Returns true when the risk record changed.
+   */
+  sample(nowUs: number): boolean {
+    const r = this.vol.sample(this.health === BookHealth.LIVE ? this.risk.mid : null);
+    let changed = false;
+    if (r !== null && this.vol.samples >= 1) {
+      this.risk.volAnnual = this.vol.annualized();
+      changed = true;
+    }
+    if (this.evictBefore(nowUs - this.params.flowWindowUs)) {
+      this.publishFlow();
+      changed = true;
+    }
+    return changed;
   }
 
   /** Quiet: no book change for `quietAfterUs` while the connection is alive. Returns true on change. */
@@ -169,6 +260,7 @@ export class InstrumentActor {
     risk.askQty = aq;
     if (bid === null || ask === null || bq === null || aq === null) {
       risk.mid = risk.microprice = risk.spread = risk.spreadBps = risk.imbalance = null;
+      risk.clipQty = risk.buyClipBps = risk.sellClipBps = null;
       risk.bidDepth10bps = risk.askDepth10bps = risk.bidDepth50bps = risk.askDepth50bps = null;
       return;
     }
@@ -182,6 +274,13 @@ export class InstrumentActor {
     risk.spread = (at - bt) / scale;
     risk.spreadBps = ((at - bt) / (bt + at)) * 2e4;
     risk.imbalance = (bq - aq) / (bq + aq);
+    // Cost of the configured clip at market, each way (walks only the levels it needs).
+    const clip = this.params.clipNotional / mid;
+    risk.clipQty = clip;
+    const buy = costToTrade(book, 1, clip);
+    const sell = costToTrade(book, -1, clip);
+    risk.buyClipBps = buy.insufficient ? null : buy.slippageBps;
+    risk.sellClipBps = sell.insufficient ? null : sell.slippageBps;
     // Notional within ±10/±50 bps of mid. A side is re-summed only when mid moved or a level
     // at or above the band's edge changed (`touchedFrom`): at depth 1000 most updates land
     // below the band and cost nothing here. Sums run on ticks and lots, scaled once.

@@ -74,6 +74,17 @@ export interface MarketRisk {
   checksum: number;
   /** Levels per side in the book (the subscribed depth when full). */
   depth: number;
+  /** Annualized realized volatility: EWMA of log returns of mid on a fixed clock (null until 2 samples). */
+  volAnnual: number | null;
+  /** Volume-weighted price of the public trades in the last `flowWindowSec` (null without trades). */
+  vwap: number | null;
+  /** Signed taker flow over the same window, base units: buys − sells. */
+  flow: number;
+  /** Base quantity of the configured clip (AETHER_CLIP_NOTIONAL / mid). */
+  clipQty: number | null;
+  /** Cost of buying / selling the clip at market by walking the book: slippage from mid, bps (null when the book cannot fill it). */
+  buyClipBps: number | null;
+  sellClipBps: number | null;
 }
 
 /** Key order of the shared msgpack structure; must match MarketRisk's field order. */
@@ -83,6 +94,7 @@ export const MARKET_RISK_KEYS: readonly (keyof MarketRisk)[] = [
   'bidDepth10bps', 'askDepth10bps', 'bidDepth50bps', 'askDepth50bps', 'imbalance',
   'lastTradePrice', 'lastTradeQty', 'lastTradeSide', 'lastTradeTimeUs',
   'eventTimeUs', 'recvTimeUs', 'checksum', 'depth',
+  'volAnnual', 'vwap', 'flow', 'clipQty', 'buyClipBps', 'sellClipBps',
 ];
 
 /** A record with every field in MARKET_RISK_KEYS order (one hidden class, reused per actor). */
@@ -116,5 +128,11 @@ export function emptyMarketRisk(symbol: string, simulated: boolean, epoch: numbe
     recvTimeUs: 0,
     checksum: 0,
     depth: 0,
+    volAnnual: null,
+    vwap: null,
+    flow: 0,
+    clipQty: null,
+    buyClipBps: null,
+    sellClipBps: null,
   };
 }

@@ -69,6 +69,10 @@ export interface Config {
   /** Volatility/covariance sampling interval (ms) and EWMA decay per sample. */
   readonly volIntervalMs: number;
   readonly volLambda: number;
+  /** Rolling window of trade VWAP and signed flow, seconds. */
+  readonly flowWindowSec: number;
+  /** Quote notional of the clip whose cost to trade each risk record reports. */
+  readonly clipNotional: number;
 }
 
 /** Keys that can be set; `databaseConfigured` is derived. */
@@ -460,6 +464,22 @@ const settings: SettingTable = {
     defaultText: '0.999',
     defaultValue: () => 0.999,
     parse: numberIn((n) => n > 0 && n < 1),
+  },
+  flowWindowSec: {
+    env: 'AETHER_FLOW_WINDOW_SEC',
+    description: 'Rolling window of the trade VWAP and signed trade flow in each risk record.',
+    allowed: 'an integer from 1 to 86400 (seconds)',
+    defaultText: '60',
+    defaultValue: () => 60,
+    parse: intIn(1, 86_400),
+  },
+  clipNotional: {
+    env: 'AETHER_CLIP_NOTIONAL',
+    description: 'Quote notional of the clip whose cost to trade (buy and sell, walking the live book) each risk record reports.',
+    allowed: 'a number greater than 0',
+    defaultText: '100000',
+    defaultValue: () => 100_000,
+    parse: numberIn((n) => n > 0),
   },
 };
 

@@ -38,6 +38,12 @@ const client = new KrakenClient({
   clock: systemClock,
   timers: systemTimers,
   log,
+  params: {
+    volLambda: config.volLambda,
+    volIntervalSec: config.volIntervalMs / 1000,
+    flowWindowUs: config.flowWindowSec * 1e6,
+    clipNotional: config.clipNotional,
+  },
   onRisk: (actor) => {
     output.offer(actor);
     let slot = boardSlot.get(actor);
@@ -85,12 +91,15 @@ function stats(): WorkerStats {
   };
 }
 
+// The sampling clock of the instrument analytics (volatility, trade-flow window).
+const sampler = setInterval(() => client.session.sample(systemClock.nowUs()), config.volIntervalMs);
 const reporter = setInterval(() => post({ type: 'report', risk: output.takeChanged(), stats: stats() }), init.reportMs);
 
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(reporter);
+  clearInterval(sampler);
   await client.stop(); // intake stops first
   output.flush();
   post({ type: 'report', risk: output.takeChanged(), stats: stats() });

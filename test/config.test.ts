@@ -112,6 +112,8 @@ t.test('config - parses every environment variable into its typed field', async 
     adminToken: 'a-secret-of-32-characters-long!!',
     volIntervalMs: 250,
     volLambda: 0.97,
+    flowWindowSec: 60,
+    clipNotional: 100_000,
   };
   t.match(c, expected);
   t.same(c.symbols, { kind: 'list', symbols: ['SOL/USD', '1INCH/EUR'] });

@@ -40,6 +40,8 @@ export interface ClientOptions {
   timers: Timers;
   log: Log;
   onRisk(actor: InstrumentActor): void;
+  /** Per-instrument analytics parameters. */
+  params?: import('../../actors/instrument.js').MarketRiskParams;
   /** Every frame as received, before processing (record mode). */
   onRawFrame?(frame: Buffer, recvUs: number): void;
 }
@@ -80,6 +82,7 @@ export class KrakenClient {
       timers: opts.timers,
       log: opts.log,
       onRisk: opts.onRisk,
+      params: opts.params,
       send: (req) => this.enqueue(req),
       onStatus: (system) => {
         this.lastSystem = system;

@@ -10,7 +10,7 @@
  * RESYNCING and sends one unsubscribe + subscribe for it, paced with backoff and jitter.
  */
 import { ApplyResult } from '../../actors/book.js';
-import { InstrumentActor } from '../../actors/instrument.js';
+import { InstrumentActor, type MarketRiskParams } from '../../actors/instrument.js';
 import { LevelBatch } from '../../actors/levels.js';
 import { BookHealth } from '../../actors/risk.js';
 import type { Clock, Timers } from '../../engine/clock.js';
@@ -60,6 +60,8 @@ export interface SessionOptions {
   autoCreate?: boolean;
   /** Replay with --depth: the given depth wins over the depth in subscribe acks. */
   depthFixed?: boolean;
+  /** Per-instrument analytics parameters (volatility, flow window, clip). */
+  params?: MarketRiskParams;
   /** Called with the system status on each status frame. */
   onStatus?(system: string): void;
 }
@@ -117,7 +119,7 @@ export class KrakenSession {
   }
 
   private addActor(symbol: string, depth: number): InstrumentActor {
-    const a = new InstrumentActor(symbol, depth, this.opts.simulated, this.opts.clock.nowUs());
+    const a = new InstrumentActor(symbol, depth, this.opts.simulated, this.opts.clock.nowUs(), this.opts.params);
     const fixed = this.opts.precision?.get(symbol);
     if (fixed !== undefined) a.setPrecision(fixed.price, fixed.qty);
     this.actors.set(symbol, a);
@@ -571,6 +573,11 @@ export class KrakenSession {
   }
 
   // ------------------------------------------------------------------ periodic
+
+  /** The sampling clock (every volIntervalSec): volatility and the trade-flow window. */
+  sample(nowUs: number): void {
+    for (const a of this.actors.values()) if (a.sample(nowUs)) this.opts.onRisk(a);
+  }
 
   /** Quiet detection; call about once a second. */
   tick(nowUs: number, quietAfterUs: number): void {

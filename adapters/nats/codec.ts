@@ -27,8 +27,8 @@ export interface RiskEncoder {
 }
 
 const ARENA_BYTES = 64 * 1024;
-/** Upper bound of one record: 27 fields × 9 bytes + 3 strings of ≤ 255 bytes + header. */
-const MAX_RECORD_BYTES = 27 * 9 + 3 * 257 + 8;
+/** Upper bound of one record: 34 fields × 9 bytes + 3 strings of ≤ 255 bytes + header. */
+const MAX_RECORD_BYTES = 34 * 9 + 3 * 257 + 8;
 const RECORD_0 = 0x40;
 
 class RiskWriter implements RiskEncoder {
@@ -72,6 +72,12 @@ class RiskWriter implements RiskEncoder {
     this.num(r.recvTimeUs);
     this.num(r.checksum);
     this.num(r.depth);
+    this.num(r.volAnnual);
+    this.num(r.vwap);
+    this.num(r.flow);
+    this.num(r.clipQty);
+    this.num(r.buyClipBps);
+    this.num(r.sellClipBps);
     return this.buf.subarray(start, this.pos);
   }
 
