@@ -32,7 +32,17 @@ export const BASE_LIMITS: AccountLimits = Object.freeze({
   defaultInstrument: NO_INSTRUMENT_LIMITS,
 });
 
+/**
+ * A stress scenario: price shocks as fractions (−0.10 = −10 %). `shocks` maps symbols (or "*"
+ * for every instrument) to a shock; `driver` + `shock` moves one instrument and every other by
+ * its beta to it (from the EWMA covariance).
+ */
+export type StressScenario =
+  | { readonly name: string; readonly shocks: Readonly<Record<string, number>> }
+  | { readonly name: string; readonly driver: string; readonly shock: number };
+
 export interface LimitsBook {
+  readonly stress: readonly StressScenario[];
   readonly defaults: AccountLimits;
   readonly accounts: Readonly<Record<string, AccountLimits>>;
   limitsFor(account: string): AccountLimits;
@@ -94,10 +104,27 @@ export function parseLimits(doc: unknown, source = 'limits'): LimitsBook {
   const errors: string[] = [];
   let defaults = BASE_LIMITS;
   const accounts: Record<string, AccountLimits> = {};
+  const stress: StressScenario[] = [];
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) errors.push(`${source}: must be a JSON object with "defaults" and/or "accounts"`);
   else {
     const d = doc as Record<string, unknown>;
-    for (const k of Object.keys(d)) if (k !== 'defaults' && k !== 'accounts') errors.push(`${source}.${k}: unknown key (allowed: defaults, accounts)`);
+    for (const k of Object.keys(d)) if (k !== 'defaults' && k !== 'accounts' && k !== 'stress') errors.push(`${source}.${k}: unknown key (allowed: defaults, accounts, stress)`);
+    if (d.stress !== undefined) {
+      if (!Array.isArray(d.stress)) errors.push(`${source}.stress: must be an array of scenarios`);
+      else
+        d.stress.forEach((x: unknown, i: number) => {
+          const path = `${source}.stress[${i}]`;
+          const sc = x as Record<string, unknown>;
+          if (x === null || typeof x !== 'object' || typeof sc.name !== 'string') return void errors.push(`${path}: must be an object with a name`);
+          const frac = (v: unknown) => typeof v === 'number' && v > -1 && v < 10;
+          if (sc.shocks !== undefined) {
+            if (sc.shocks === null || typeof sc.shocks !== 'object' || !Object.values(sc.shocks).every(frac)) return void errors.push(`${path}.shocks: must map symbols (or "*") to fractions, e.g. {"*": -0.1}`);
+            stress.push({ name: sc.name, shocks: Object.freeze({ ...(sc.shocks as Record<string, number>) }) });
+          } else if (typeof sc.driver === 'string' && frac(sc.shock)) {
+            stress.push({ name: sc.name, driver: sc.driver, shock: sc.shock as number });
+          } else errors.push(`${path}: needs "shocks", or "driver" and "shock"`);
+        });
+    }
     if (d.defaults !== undefined) defaults = accountLimits(d.defaults, `${source}.defaults`, BASE_LIMITS, errors);
     if (d.accounts !== undefined) {
       if (d.accounts === null || typeof d.accounts !== 'object' || Array.isArray(d.accounts)) errors.push(`${source}.accounts: must be an object keyed by account`);
@@ -106,7 +133,7 @@ export function parseLimits(doc: unknown, source = 'limits'): LimitsBook {
   }
   if (errors.length > 0) throw new AetherError('E_CONFIG', `invalid limits (${errors.length} problem${errors.length > 1 ? 's' : ''}):\n  - ${errors.join('\n  - ')}`);
   const frozen = Object.freeze(accounts);
-  return { defaults, accounts: frozen, limitsFor: (a) => frozen[a] ?? defaults };
+  return { stress: Object.freeze(stress), defaults, accounts: frozen, limitsFor: (a) => frozen[a] ?? defaults };
 }
 
 export function loadLimitsFile(path: string | null): LimitsBook {

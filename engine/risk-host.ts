@@ -10,7 +10,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { Packr } from 'msgpackr';
+import { Piscina } from 'piscina';
+import { siblingModule } from './spawn-worker.js';
+import type { HistoricalResult, HistoricalTask } from './risk-task.js';
 import { AccountActor, DenyReason, parseOrder, type MarketPort, type MarketView, type RiskPort } from '../actors/account.js';
+import { costToTrade } from '../actors/liquidity.js';
 import { isFillError, parseFill } from '../actors/position.js';
 import { BookHealth } from '../actors/risk.js';
 import { EwmaCovariance, normalDensity, Z } from '../actors/var.js';
@@ -55,6 +59,10 @@ export interface RiskHostOptions {
 }
 
 const EVALUATE_EVERY_MS = 1000;
+/** Historical-simulation VaR and stress scenarios, off the hot path in the piscina pool. */
+const HISTORICAL_EVERY_MS = 10_000;
+/** Return samples kept for historical simulation (a ring; the oldest leaves first). */
+const HISTORY_ROWS = 2000;
 
 export class RiskHost implements MarketPort, RiskPort {
   readonly counters: RiskHostCounters = { fillsApplied: 0, fillsDuplicate: 0, fillsDeadLettered: 0, fillsDeferred: 0, checks: 0, accepted: 0, denied: 0, invalid: 0, adminRefused: 0, eventsPublished: 0, eventPublishErrors: 0 };
@@ -72,6 +80,11 @@ export class RiskHost implements MarketPort, RiskPort {
   private readonly packr = new Packr({ useRecords: false });
   private readonly ns: string;
   private readonly tokenDigest: Buffer | null;
+  private readonly history: Float64Array[] = [];
+  private historyHead = 0;
+  private pool: Piscina | null = null;
+  private readonly historical = new Map<string, HistoricalResult & { timeUs: number }>();
+  private historicalRunning = false;
 
   constructor(private readonly opts: RiskHostOptions) {
     this.ns = opts.config.natsNamespace;
@@ -163,6 +176,8 @@ export class RiskHost implements MarketPort, RiskPort {
     }
     this.timers.push(setInterval(() => this.sample(), this.opts.config.volIntervalMs));
     this.timers.push(setInterval(() => this.evaluateAll(), EVALUATE_EVERY_MS));
+    this.pool = new Piscina({ filename: siblingModule(import.meta.url, 'risk-task').href, minThreads: 0, maxThreads: 1, idleTimeout: 30_000, maxQueue: 64 });
+    this.timers.push(setInterval(() => void this.runHistorical(), HISTORICAL_EVERY_MS));
     for (const t of this.timers) t.unref();
     this.opts.log.info({ accounts: Object.keys(this.limits.accounts).length, instruments: this.symbols.length }, 'risk host started: fills, pre-trade checks and admin commands on NATS');
   }
@@ -173,6 +188,8 @@ export class RiskHost implements MarketPort, RiskPort {
     for (const s of this.subs) s.unsubscribe();
     this.fills?.stop();
     await this.flushEvents();
+    await this.pool?.destroy();
+    this.pool = null;
   }
 
   // ------------------------------------------------------------------ sampling (volatility / covariance)
@@ -190,7 +207,77 @@ export class RiskHost implements MarketPort, RiskPort {
       } else this.returns[i] = Number.NaN;
       this.lastMid[i] = mid ?? Number.NaN;
     }
-    if (any) this.cov.update(this.returns);
+    if (any) {
+      this.cov.update(this.returns);
+      const row = Float64Array.from(this.returns);
+      if (this.history.length < HISTORY_ROWS) this.history.push(row);
+      else {
+        this.history[this.historyHead] = row;
+        this.historyHead = (this.historyHead + 1) % HISTORY_ROWS;
+      }
+    }
+  }
+
+  /** Return history oldest first. */
+  private historyRows(): Float64Array[] {
+    return this.history.length < HISTORY_ROWS ? this.history : [...this.history.slice(this.historyHead), ...this.history.slice(0, this.historyHead)];
+  }
+
+  /** Per-instrument shocks of every configured stress scenario (beta scenarios use the covariance). */
+  private stressShocks(symbols: readonly string[]): { name: string; shocks: number[] }[] {
+    const n = this.cov.n;
+    return this.limits.stress.map((sc) => {
+      if ('shocks' in sc) return { name: sc.name, shocks: symbols.map((s) => sc.shocks[s] ?? sc.shocks['*'] ?? 0) };
+      const d = this.opts.slotOf[sc.driver];
+      return {
+        name: sc.name,
+        shocks: symbols.map((s) => {
+          if (s === sc.driver) return sc.shock;
+          const i = this.opts.slotOf[s];
+          if (d === undefined || i === undefined) return 0;
+          const vd = this.cov.cov[d * n + d]!;
+          return vd > 0 ? (this.cov.cov[i * n + d]! / vd) * sc.shock : 0;
+        }),
+      };
+    });
+  }
+
+  /** Historical VaR/ES and stress P&L of every account with positions, in the worker pool. */
+  async runHistorical(): Promise<void> {
+    if (this.pool === null || this.historicalRunning) return;
+    this.historicalRunning = true;
+    try {
+      const rows = this.historyRows();
+      const jobs: Promise<void>[] = [];
+      for (const a of this.accounts.values()) {
+        const symbols: string[] = [];
+        const exposures: number[] = [];
+        for (const p of a.positions.values()) {
+          const mid = this.market(p.symbol)?.mid ?? null;
+          if (p.lots === 0 || mid === null || this.opts.slotOf[p.symbol] === undefined) continue;
+          symbols.push(p.symbol);
+          exposures.push(p.qty * mid);
+        }
+        if (symbols.length === 0) continue;
+        const cols = symbols.map((s) => this.opts.slotOf[s]!);
+        const task: HistoricalTask = {
+          exposures,
+          scenarios: rows.map((r) => cols.map((c) => r[c]!)),
+          rowsPerHorizon: Math.max(1, Math.round(a.limits.varHorizonSec / this.cov.intervalSec)),
+          stress: this.stressShocks(symbols),
+        };
+        jobs.push(
+          (this.pool.run(task) as Promise<HistoricalResult>).then((r) => {
+            this.historical.set(a.account, { ...r, timeUs: Date.now() * 1000 });
+          }),
+        );
+      }
+      await Promise.all(jobs);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'historical VaR / stress run failed');
+    } finally {
+      this.historicalRunning = false;
+    }
   }
 
   /** Annualized volatility of one instrument from the covariance diagonal. */
@@ -369,7 +456,34 @@ export class RiskHost implements MarketPort, RiskPort {
       unrealized += u;
       realized += p.realizedPnl;
       if (v !== undefined) reflects[p.symbol] = { seq: v.seq, epoch: v.epoch };
-      positions.push({ symbol: p.symbol, qty: p.qty, avgEntry: p.avgEntry, realizedPnl: p.realizedPnl, unrealizedPnlMid: mid === null ? null : u, unrealizedPnlExec: exec === null ? null : p.unrealizedAt(exec), notional, health: m?.health ?? null, volAnnual: this.volatility(p.symbol, 365 * 86_400) });
+      // Liquidation: flatten the position at market against the live book.
+      const liq = v !== undefined && p.lots !== 0 ? costToTrade(v, p.lots > 0 ? -1 : 1, Math.abs(p.qty)) : null;
+      // Stand-alone VaR/ES of this position over the account's horizon (normal, EWMA σ).
+      const sigma = this.volatility(p.symbol, a.limits.varHorizonSec);
+      const sv = sigma === null || notional === null ? null : sigma * Math.abs(notional);
+      const il = a.limits.instruments[p.symbol] ?? a.limits.defaultInstrument;
+      positions.push({
+        symbol: p.symbol,
+        qty: p.qty,
+        avgEntry: p.avgEntry,
+        realizedPnl: p.realizedPnl,
+        unrealizedPnlMid: mid === null ? null : u,
+        unrealizedPnlExec: exec === null ? null : p.unrealizedAt(exec),
+        notional,
+        liquidationCost: liq === null || liq.filled === 0 ? null : liq.slippageQuote,
+        liquidationCostBps: liq === null || liq.filled === 0 ? null : liq.slippageBps,
+        liquidationInsufficient: liq?.insufficient ?? false,
+        var95: sv === null ? null : Z[0.95] * sv,
+        var99: sv === null ? null : Z[0.99] * sv,
+        es95: sv === null ? null : (normalDensity(Z[0.95]) / 0.05) * sv,
+        es99: sv === null ? null : (normalDensity(Z[0.99]) / 0.01) * sv,
+        limitUse: {
+          maxPosition: il.maxPosition === null ? null : Math.abs(p.qty) / il.maxPosition,
+          maxNotional: il.maxNotional === null || notional === null ? null : Math.abs(notional) / il.maxNotional,
+        },
+        health: m?.health ?? null,
+        volAnnual: this.volatility(p.symbol, 365 * 86_400),
+      });
     }
     let gross = 0;
     let net = 0;
@@ -398,6 +512,14 @@ export class RiskHost implements MarketPort, RiskPort {
       es95: (normalDensity(Z[0.95]) / 0.05) * sv,
       es99: (normalDensity(Z[0.99]) / 0.01) * sv,
       covarianceSamples: this.cov.samples,
+      historical: this.historical.get(name) ?? null,
+      limitUse: {
+        maxGrossExposure: a.limits.maxGrossExposure === null ? null : gross / a.limits.maxGrossExposure,
+        maxNetExposure: a.limits.maxNetExposure === null ? null : Math.abs(net) / a.limits.maxNetExposure,
+        maxPortfolioVar: a.limits.maxPortfolioVar === null ? null : (Z[a.limits.varConfidence] * sv) / a.limits.maxPortfolioVar,
+        maxDailyLoss: a.limits.maxDailyLoss === null ? null : Math.max(0, -a.dailyPnl()) / a.limits.maxDailyLoss,
+        maxDrawdown: a.limits.maxDrawdown === null ? null : a.drawdown() / a.limits.maxDrawdown,
+      },
       positions,
       reflects,
       timeUs: Date.now() * 1000,

@@ -22,7 +22,17 @@ const ns = `t_risk_${process.pid}`;
 const TOKEN = 'test-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'aether-limits-'));
 const limitsFile = join(dir, 'limits.json');
-writeFileSync(limitsFile, JSON.stringify({ defaults: { defaultInstrument: { maxOrderQty: 1000 } }, accounts: { lossy: { maxDailyLoss: 1 } } }));
+writeFileSync(
+  limitsFile,
+  JSON.stringify({
+    defaults: { defaultInstrument: { maxOrderQty: 1000 } },
+    accounts: { lossy: { maxDailyLoss: 1 } },
+    stress: [
+      { name: 'all -10%', shocks: { '*': -0.1 } },
+      { name: 'BTC -20%, others by beta', driver: 'BTC/USD', shock: -0.2 },
+    ],
+  }),
+);
 
 const pairs = defaultSimPairs(3); // BTC/USD, ETH/USD, SOL/USD
 const sim = await startSimExchange({ pairs, bookRatePerSymbol: 20, seed: 9 });
@@ -64,6 +74,22 @@ t.test('fills drive positions and PnL; a redelivered fill is applied once', asyn
   t.equal(host.counters.fillsDuplicate, 1, 'duplicate counted, not applied');
   t.ok(typeof r.var99 === 'number' && typeof r.grossExposure === 'number' && (r.grossExposure as number) > 0);
   t.ok((r.reflects as Record<string, { seq: number }>)['BTC/USD']!.seq > 0, 'says which instrument sequence it reflects');
+  t.ok(typeof p.liquidationCost === 'number' && p.liquidationCost >= 0, 'liquidation cost from live depth');
+  t.ok('var99' in p && 'es99' in p && 'limitUse' in p, 'per-position VaR/ES and limit use');
+});
+
+t.test('historical VaR and stress scenarios run in the worker pool', async (t) => {
+  await eventually(() => (host as unknown as { history: unknown[] }).history.length >= 5, 10_000, 'return samples');
+  await host.runHistorical();
+  const r = await request(adminSubject(ns, 'positions'), { account: 'desk1' });
+  const h = r.historical as { scenarios: number; var99: number; stress: { name: string; pnl: number }[] };
+  t.ok(h !== null && h.scenarios >= 1, 'historical result present');
+  t.ok(h.var99 >= 0);
+  const notional = (r.positions as { notional: number }[])[0]!.notional;
+  const all = h.stress.find((s) => s.name === 'all -10%')!;
+  t.ok(Math.abs(all.pnl - -0.1 * notional) < 1e-2 * Math.abs(notional), `all -10%: ${all.pnl} on ${notional} (the mid may move between the run and the read)`);
+  const beta = h.stress.find((s) => s.name === 'BTC -20%, others by beta')!;
+  t.ok(Math.abs(beta.pnl - -0.2 * notional) < 1e-2 * Math.abs(notional), 'the driver itself moves by the full shock');
 });
 
 t.test('a fill for an unknown symbol lands on the dead-letter subject with the reason', async (t) => {

@@ -332,3 +332,15 @@ t.test('trading state - drawdown from the day\'s high-water mark halts', async (
   t.equal(a.state, TradingState.HALTED);
   t.match(a.stateReason, /drawdown 16\.00/);
 });
+
+t.test('historical task - horizon aggregation, VaR/ES and stress P&L on fixed data', async (t) => {
+  const { default: run } = await import('../engine/risk-task.js');
+  const rows = Array.from({ length: 100 }, (_, i) => [Math.log(1 + (i - 50) / 1000), Number.NaN]);
+  const r = run({ exposures: [100, 50], scenarios: rows, rowsPerHorizon: 1, stress: [{ name: 'down', shocks: [-0.1, -0.2] }] });
+  t.equal(r.scenarios, 100);
+  t.ok(rel(r.var95, 4.6) < 1e-9, 'the 5th-largest loss (missing returns count as 0)');
+  t.ok(rel(r.es95, 4.8) < 1e-9);
+  t.same(r.stress, [{ name: 'down', pnl: -20 }]);
+  const two = run({ exposures: [100, 0], scenarios: rows, rowsPerHorizon: 2, stress: [] });
+  t.equal(two.scenarios, 99, 'overlapping 2-row windows');
+});
