@@ -58,6 +58,8 @@ export class BookSide {
    * computations skip work when only levels deeper than they look at changed.
    */
   touchedFrom = 0;
+  /** The same, for the market board's copy of the top levels (reset by the board writer). */
+  boardFrom = 0;
 
   constructor(capacity: number) {
     this.key = new Float64Array(capacity);
@@ -70,6 +72,7 @@ export class BookSide {
     this.dirty = ALL_DIRTY;
     this.crcFrom = 0;
     this.touchedFrom = 0;
+    this.boardFrom = 0;
   }
 
   /** Index of `key`, or -(insertion point) - 1 when absent. */
@@ -92,6 +95,7 @@ export class BookSide {
     const i = this.find(key);
     const at0 = i >= 0 ? i : -i - 1;
     if (at0 < this.touchedFrom) this.touchedFrom = at0;
+    if (at0 < this.boardFrom) this.boardFrom = at0;
     if (i >= 0) {
       if (qHi === 0 && qLo === 0) {
         const n = this.n - 1;
@@ -158,6 +162,7 @@ export class BookSide {
     if (this.n > depth) {
       this.n = depth;
       if (depth < this.touchedFrom) this.touchedFrom = depth;
+      if (depth < this.boardFrom) this.boardFrom = depth;
     }
   }
 

@@ -65,16 +65,22 @@ export class MarketBoard {
     f64[f + 5] = a.risk.recvTimeUs;
     f64[f + 6] = a.risk.epoch;
     if (live) {
+      // Only levels at or below the first one changed since the last write are copied (the
+      // slot is this worker's alone, so the rest is still current) — unless the slot was
+      // last written for another book state (a rebuild resets boardFrom to 0).
       const base = f + HEADER_F64;
-      for (let k = 0; k < nb; k++) {
+      for (let k = book.bids.boardFrom; k < nb; k++) {
         f64[base + 2 * k] = book.bidPrice(k);
         f64[base + 2 * k + 1] = book.bidQty(k);
       }
       const abase = base + 2 * BOARD_LEVELS;
-      for (let k = 0; k < na; k++) {
+      for (let k = book.asks.boardFrom; k < na; k++) {
         f64[abase + 2 * k] = book.askPrice(k);
         f64[abase + 2 * k + 1] = book.askQty(k);
       }
+      book.bids.boardFrom = book.asks.boardFrom = Number.MAX_SAFE_INTEGER;
+    } else if (book !== null) {
+      book.bids.boardFrom = book.asks.boardFrom = 0; // copy everything when it is LIVE again
     }
     Atomics.add(i32, i, 1); // even: consistent
   }
