@@ -166,7 +166,11 @@ export class AccountActor {
   private autoHalted = false;
   readonly positions = new Map<string, Position>();
   readonly ledger = new FillLedger();
+  /** Open reservations by order id, their signed sum per symbol, and a FIFO for expiry. */
   private readonly reservations = new Map<string, Reservation>();
+  private readonly reservedBySymbol = new Map<string, number>();
+  private expiry: { orderId: string; expiresUs: number }[] = [];
+  private expiryHead = 0;
   private readonly orderTimes: number[] = [];
   private readonly orderNotionals: number[] = [];
   private dayKey = -1;
@@ -207,26 +211,48 @@ export class AccountActor {
     if (orderId !== null) {
       const r = this.reservations.get(orderId);
       if (r !== undefined) {
-        r.signedLots -= f.side * f.lots;
-        if (r.signedLots === 0 || Math.sign(r.signedLots) !== Math.sign(r.signedLots + f.side * f.lots)) this.reservations.delete(orderId);
+        // The fill consumes the reservation, never beyond zero.
+        const take = Math.sign(r.signedLots) === f.side ? Math.min(Math.abs(r.signedLots), f.lots) * f.side : 0;
+        r.signedLots -= take;
+        this.adjustReserved(r.symbol, -take);
+        if (r.signedLots === 0) this.reservations.delete(orderId);
       }
     }
     return true;
   }
 
-  /** Drop a reservation (order cancelled or rejected downstream). */
-  releaseReservation(orderId: string): boolean {
-    return this.reservations.delete(orderId);
+  private adjustReserved(symbol: string, delta: number): void {
+    if (delta === 0) return;
+    const v = (this.reservedBySymbol.get(symbol) ?? 0) + delta;
+    if (v === 0) this.reservedBySymbol.delete(symbol);
+    else this.reservedBySymbol.set(symbol, v);
   }
 
+  /** Drop a reservation (order cancelled or rejected downstream). */
+  releaseReservation(orderId: string): boolean {
+    const r = this.reservations.get(orderId);
+    if (r === undefined) return false;
+    this.reservations.delete(orderId);
+    this.adjustReserved(r.symbol, -r.signedLots);
+    return true;
+  }
+
+  /** Reservations past their time, oldest first (O(expired), not O(open)). */
   private expireReservations(nowUs: number): void {
-    for (const [id, r] of this.reservations) if (r.expiresUs <= nowUs) this.reservations.delete(id);
+    const q = this.expiry;
+    while (this.expiryHead < q.length && q[this.expiryHead]!.expiresUs <= nowUs) {
+      const id = q[this.expiryHead++]!.orderId;
+      const r = this.reservations.get(id);
+      if (r !== undefined && r.expiresUs <= nowUs) this.releaseReservation(id);
+    }
+    if (this.expiryHead > 1024 && this.expiryHead * 2 > q.length) {
+      this.expiry = q.slice(this.expiryHead);
+      this.expiryHead = 0;
+    }
   }
 
   private reservedLots(symbol: string): number {
-    let s = 0;
-    for (const r of this.reservations.values()) if (r.symbol === symbol) s += r.signedLots;
-    return s;
+    return this.reservedBySymbol.get(symbol) ?? 0;
   }
 
   // ------------------------------------------------------------------ valuation
@@ -235,8 +261,8 @@ export class AccountActor {
   private exposures(extraSymbol: string | null, extraLots: number): { map: Map<string, number>; gross: number; net: number; complete: boolean } {
     const map = new Map<string, number>();
     let complete = true;
-    const symbols = new Set<string>([...this.positions.keys()]);
-    for (const r of this.reservations.values()) symbols.add(r.symbol);
+    const symbols = new Set<string>(this.positions.keys());
+    for (const s of this.reservedBySymbol.keys()) symbols.add(s);
     if (extraSymbol !== null) symbols.add(extraSymbol);
     for (const s of symbols) {
       const m = this.marketPort.market(s);
@@ -418,7 +444,12 @@ export class AccountActor {
     if (accept) {
       this.orderTimes.push(nowUs);
       this.orderNotionals.push(notional);
-      this.reservations.set(orderId, { symbol: o.symbol, signedLots: signed, expiresUs: nowUs + L.reservationTtlSec * 1e6 });
+      const expiresUs = nowUs + L.reservationTtlSec * 1e6;
+      const previous = this.reservations.get(orderId);
+      if (previous !== undefined) this.releaseReservation(orderId); // a re-check of the same order id replaces it
+      this.reservations.set(orderId, { symbol: o.symbol, signedLots: signed, expiresUs });
+      this.adjustReserved(o.symbol, signed);
+      this.expiry.push({ orderId, expiresUs });
     }
     return { accept, orderId, reasons, figures, state: this.state };
   }
