@@ -37,7 +37,7 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
   const krakenUrl = opts.krakenUrl ?? config.krakenUrl;
   // One connection budget for the whole process: discovery and every worker draw from it.
   const budget = ConnectBudget.create(config.connectBudget);
-  const all = opts.symbols ?? (await resolveSymbols(config, krakenUrl, log, budget));
+  const all = opts.symbols ?? (await discoverInterruptibly(config, krakenUrl, log, budget));
   const symbols = shardSymbols(all, config.shardIndex, config.shardCount);
   log.info(
     {
@@ -94,9 +94,32 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
   };
 }
 
-async function resolveSymbols(config: Config, krakenUrl: string, log: Logger, budget: ConnectBudget): Promise<readonly string[]> {
+/** Thrown when SIGINT/SIGTERM arrives while the instrument list is still being read. */
+export class StartAborted extends Error {
+  constructor() {
+    super('stopped before the instrument list was read');
+  }
+}
+
+/** Instrument discovery that a signal can interrupt (it retries while Kraken is unreachable). */
+async function discoverInterruptibly(config: Config, krakenUrl: string, log: Logger, budget: ConnectBudget): Promise<readonly string[]> {
+  if (config.symbols.kind === 'list') return config.symbols.symbols;
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await resolveSymbols(config, krakenUrl, log, budget, abort.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function resolveSymbols(config: Config, krakenUrl: string, log: Logger, budget: ConnectBudget, signal: AbortSignal): Promise<readonly string[]> {
   if (config.symbols.kind === 'list') return config.symbols.symbols;
   for (let attempt = 1; ; attempt++) {
+    if (signal.aborted) throw new StartAborted();
     try {
       const pairs = await discoverPairs(krakenUrl, budget);
       const usd = usdOnlineSymbols(pairs);
@@ -108,7 +131,13 @@ async function resolveSymbols(config: Config, krakenUrl: string, log: Logger, bu
         { code: 'E_KRAKEN_UNREACHABLE', err: (err as Error).message, nextRetryAt: new Date(Date.now() + wait).toISOString() },
         'cannot read the instrument list from Kraken; retrying. For offline use, run `npm run demo`.',
       );
-      await new Promise((r) => setTimeout(r, wait));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, wait);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          r();
+        }, { once: true });
+      });
     }
   }
 }

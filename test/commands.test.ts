@@ -80,3 +80,14 @@ t.test('demo shows live simulated risk in the log, then stops cleanly on SIGINT'
   t.ok(Date.now() - stopAt < 10_000, `stopped in ${Date.now() - stopAt} ms`);
   t.ok(jsonLines(child.err).some((l) => l.msg === 'engine stopped'), 'engine stopped');
 });
+
+t.test('start with all-usd stops cleanly on SIGINT while Kraken cannot be reached for the instrument list', async (t) => {
+  const { freePort } = await import('./helpers/net.js');
+  const port = await freePort();
+  const child = spawnCli(['start'], { AETHER_SYMBOLS: 'all-usd', AETHER_KRAKEN_URL: `ws://127.0.0.1:${port}/v2`, AETHER_LOG_LEVEL: 'info' });
+  await eventually(() => jsonLines(child.err).some((l) => l.code === 'E_KRAKEN_UNREACHABLE'), 20_000, 'discovery failing');
+  child.kill('SIGINT');
+  const code = await child.exited;
+  t.equal(code, 0, 'exit 0');
+  t.ok(jsonLines(child.err).some((l) => String(l.msg).includes('stopped while reading the instrument list')));
+});
