@@ -35,6 +35,58 @@ import {
   streamName,
 } from './switchboard.js';
 
+/** One position inside AccountRisk. */
+export interface PositionRisk {
+  symbol: string;
+  qty: number;
+  avgEntry: number;
+  realizedPnl: number;
+  unrealizedPnlMid: number | null;
+  unrealizedPnlExec: number | null;
+  notional: number | null;
+  liquidationCost: number | null;
+  liquidationCostBps: number | null;
+  liquidationInsufficient: boolean;
+  var95: number | null;
+  var99: number | null;
+  es95: number | null;
+  es99: number | null;
+  limitUse: { maxPosition: number | null; maxNotional: number | null };
+  health: string | null;
+  volAnnual: number | null;
+}
+
+/**
+ * Account risk, as published on `portfolio.v1.<account>` (msgpack map) and returned by
+ * `admin.v1.positions` (JSON). docs/risk-model.md describes every field.
+ */
+export interface AccountRisk {
+  account: string;
+  known: true;
+  state: string;
+  stateReason: string;
+  simulated: boolean;
+  realizedPnl: number;
+  unrealizedPnl: number;
+  equity: number;
+  dailyPnl: number;
+  drawdown: number;
+  grossExposure: number;
+  netExposure: number;
+  varHorizonSec: number;
+  var95: number;
+  var99: number;
+  es95: number;
+  es99: number;
+  covarianceSamples: number;
+  historical: (HistoricalResult & { timeUs: number }) | null;
+  limitUse: Record<'maxGrossExposure' | 'maxNetExposure' | 'maxPortfolioVar' | 'maxDailyLoss' | 'maxDrawdown', number | null>;
+  positions: PositionRisk[];
+  /** Per instrument, the board sequence and epoch the figures were computed from. */
+  reflects: Record<string, { seq: number; epoch: number }>;
+  timeUs: number;
+}
+
 export interface RiskHostCounters {
   fillsApplied: number;
   fillsDuplicate: number;
@@ -437,10 +489,10 @@ export class RiskHost implements MarketPort, RiskPort {
   }
 
   /** Account risk: positions, PnL, exposure, VaR/ES and the instrument sequence each figure reflects. */
-  accountRisk(name: string): Record<string, unknown> {
+  accountRisk(name: string): AccountRisk | { account: string; known: false } {
     const a = this.accounts.get(name);
     if (a === undefined) return { account: name, known: false };
-    const positions: Record<string, unknown>[] = [];
+    const positions: PositionRisk[] = [];
     const exposures = new Map<string, number>();
     const reflects: Record<string, { seq: number; epoch: number }> = {};
     let unrealized = 0;

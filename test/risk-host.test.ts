@@ -204,3 +204,18 @@ t.test('operator CLI: check, positions, halt and release over NATS', async (t) =
   t.equal(missing.code, 2);
   t.match(missing.stderr, /--symbol is required/);
 });
+
+t.test('limits reload through the authenticated admin command', async (t) => {
+  const before = await check({ account: 'reload1', symbol: 'ETH/USD', side: 'buy', qty: '2' });
+  t.equal(before.accept, true);
+  const bad = await request(adminSubject(ns, 'limits'), { token: TOKEN, limits: { defaults: { maxGrossExposure: 'lots' } } });
+  t.equal(bad.ok, false, 'an invalid document is refused');
+  t.match(String(bad.error), /maxGrossExposure: must be a number/);
+  const noAuth = await request(adminSubject(ns, 'limits'), { limits: { defaults: { defaultInstrument: { maxOrderQty: 1 } } } });
+  t.equal(noAuth.ok, false, 'no token, no reload');
+  const ok = await request(adminSubject(ns, 'limits'), { token: TOKEN, limits: { defaults: { defaultInstrument: { maxOrderQty: 1 } } } });
+  t.equal(ok.ok, true);
+  const after = await check({ account: 'reload1', symbol: 'ETH/USD', side: 'buy', qty: '2' });
+  t.ok((after.reasons as { code: string }[]).some((r) => r.code === 'MAX_ORDER_QTY'), 'the new limit applies to an existing account');
+  await request(adminSubject(ns, 'limits'), { token: TOKEN }); // back to the file
+});
