@@ -151,7 +151,8 @@ export class RiskHost implements MarketPort, RiskPort {
 
   // ------------------------------------------------------------------ ports
 
-  market(symbol: string): MarketView | undefined {
+  /** A fresh consistent read of the symbol's board slot (cached view object), or null. */
+  private view(symbol: string): BoardBook | null | undefined {
     const slot = this.opts.slotOf[symbol];
     if (slot === undefined) return undefined;
     let v = this.views.get(symbol);
@@ -159,17 +160,21 @@ export class RiskHost implements MarketPort, RiskPort {
       v = new BoardBook();
       this.views.set(symbol, v);
     }
-    if (!this.opts.board.read(slot, v)) return { symbol, health: BookHealth.SYNCING, mid: null, qtyPrecision: 8, book: null };
+    return this.opts.board.read(slot, v) ? v : null;
+  }
+
+  market(symbol: string): MarketView | undefined {
+    const v = this.view(symbol);
+    if (v === undefined) return undefined;
+    if (v === null) return { symbol, health: BookHealth.SYNCING, mid: null, qtyPrecision: 8, book: null };
     return { symbol, health: v.health, mid: v.mid, qtyPrecision: v.qtyPrecision >= 0 ? v.qtyPrecision : 8, book: v };
   }
 
   /** Instrument quantity precision once its book has been seen; undefined for unknown symbols. */
   private qtyPrecision(symbol: string): number | undefined | null {
-    const slot = this.opts.slotOf[symbol];
-    if (slot === undefined) return undefined;
-    const v = new BoardBook();
-    if (!this.opts.board.read(slot, v) || v.qtyPrecision < 0) return null; // known, not yet loaded
-    return v.qtyPrecision;
+    const v = this.view(symbol);
+    if (v === undefined) return undefined;
+    return v === null || v.qtyPrecision < 0 ? null : v.qtyPrecision; // null: known, not yet loaded
   }
 
   portfolioSigmaValue(exposures: ReadonlyMap<string, number>, horizonSec: number): number {
