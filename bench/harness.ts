@@ -272,6 +272,8 @@ export interface Environment {
   v8: string;
   platform: string;
   commit: string | null;
+  /** Whether tracked files differ from that commit (the measured code is not exactly the commit). */
+  dirty: boolean | null;
   loadavg: number[];
   totalMemGiB: number;
   argv: string[];
@@ -296,6 +298,15 @@ function gitCommit(): string | null {
   }
 }
 
+function gitDirty(): boolean | null {
+  try {
+    const out = execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString();
+    return out.trim() !== '';
+  } catch {
+    return null;
+  }
+}
+
 export function environment(): Environment {
   return {
     date: new Date().toISOString(),
@@ -305,6 +316,7 @@ export function environment(): Environment {
     v8: process.versions.v8,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     commit: gitCommit(),
+    dirty: gitDirty(),
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
     argv: process.argv.slice(2),

@@ -12,6 +12,15 @@
  *   (c)  ccxt on   ccxt 4.5.84 text path with checksum on (patched, perf-limits.md §2.6);
  *   (d)  ccxt off  ccxt text path, default options (no checksum).
  *
+ * Per-stage costs (parse, book apply, checksum, risk, encode) come from four more variants
+ * in the same interleaved rounds, each one stage longer than the last on the same frames:
+ *   st-parse   BookScanner.scan only;
+ *   st-levels  + the level loop of OrderBook.apply (scale, set/insert/delete, truncate), no checksum;
+ *   scan       + the incremental checksum (variant (a) above: OrderBook.apply as the engine calls it);
+ *   st-risk    InstrumentActor.onBook instead (apply + checksum + the risk record);
+ *   st-encode  + createRiskEncoder().encode of the record.
+ * A stage's cost is the per-round difference between consecutive variants (median over rounds).
+ *
  * Output: a table on stdout, JSON in bench/results/ (dated + latest), and the hot-path section
  * of docs/benchmarks.md regenerated from that JSON (bench/render.ts). Targets are printed as
  * PASS/MISS; a miss does not fail the process. See bench/README.md for knobs and method.
@@ -20,8 +29,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { OrderBook } from '../actors/book.js';
-import { LevelBatch } from '../actors/levels.js';
-import type { InstrumentActor } from '../actors/instrument.js';
+import { fracToPrecision, POW10 } from '../actors/decimal.js';
+import { LevelBatch, Side } from '../actors/levels.js';
+import { InstrumentActor } from '../actors/instrument.js';
 import { BookScanner } from '../adapters/kraken/parser.js';
 import { KrakenSession } from '../adapters/kraken/session.js';
 import { createRiskEncoder } from '../adapters/nats/codec.js';
@@ -46,7 +56,7 @@ import {
   type Stats,
   type VariantResult,
 } from './harness.js';
-import { renderHotpathSection, repoRoot, updateBenchmarksDoc } from './render.js';
+import { renderHotpathSection, repoRoot, updateBenchmarksDoc, writeHotpathCharts } from './render.js';
 
 // ------------------------------------------------------------------ configuration
 
@@ -165,6 +175,90 @@ function scanVariant(id: string, label: string, s: BookStream): Variant {
     finish() {
       if (i !== 0) v.run(len - i);
       expectBook(book, s.finalBook, id);
+    },
+  };
+  return v;
+}
+
+// ------------------------------------------------------------------ stage variants (cumulative)
+
+type StageKind = 'parse' | 'levels' | 'risk' | 'encode';
+
+/**
+ * One variant per cumulative stage on the same frames: `parse` (scan only), `levels` (scan +
+ * the level loop of OrderBook.apply without the checksum), `risk` (scan + InstrumentActor.onBook:
+ * apply, checksum, risk record), `encode` (the same + msgpack). The `levels` loop is
+ * OrderBook.apply's own, written out with the book's public API and its `checksum()` left out.
+ */
+function stageVariant(id: string, label: string, kind: StageKind, s: BookStream): Variant {
+  const scanner = new BookScanner();
+  const batch = new LevelBatch(64);
+  const book = new OrderBook(s.depth, s.spec.pricePrecision, s.spec.qtyPrecision);
+  const actor = new InstrumentActor(s.spec.symbol, s.depth, false, 0);
+  actor.setPrecision(s.spec.pricePrecision, s.spec.qtyPrecision);
+  const encoder = createRiskEncoder();
+  const frames = s.frames;
+  const len = frames.length;
+  const depth = s.depth;
+  let i = 0;
+  let scanned = 0;
+  const levels = (b: LevelBatch): number => {
+    if (b.isSnapshot) book.clear();
+    else book.updates++;
+    const pp = book.pricePrecision;
+    const qp = book.qtyPrecision;
+    const pScale = POW10[pp]!;
+    for (let k = 0; k < b.count; k++) {
+      const pf = fracToPrecision(b.pFrac[k]!, b.pLen[k]!, pp);
+      const ql = fracToPrecision(b.qFrac[k]!, b.qLen[k]!, qp);
+      if (pf < 0 || ql < 0) return 2;
+      const ticks = b.pInt[k]! * pScale + pf;
+      if (b.side[k] === Side.BID) book.bids.set(-ticks, b.qInt[k]!, ql);
+      else book.asks.set(ticks, b.qInt[k]!, ql);
+    }
+    book.bids.truncate(depth);
+    book.asks.truncate(depth);
+    return 0;
+  };
+  const v: Variant = {
+    id,
+    label,
+    unit: 'book message',
+    stream: 'book, full precision',
+    run(n) {
+      let acc = 0;
+      for (let k = 0; k < n; k++) {
+        const f = frames[i]!;
+        if (!scanner.scan(f, batch)) fail(`${id}: scanner refused frame ${i}`);
+        scanned++;
+        if (kind === 'parse') acc ^= batch.count ^ batch.checksum;
+        else if (kind === 'levels') {
+          if (levels(batch) !== 0) fail(`${id}: level beyond precision at frame ${i}`);
+          acc ^= book.bids.n;
+        } else {
+          const r = actor.onBook(batch, i);
+          if (r !== 0) fail(`${id}: onBook returned ${r} (checksum mismatch or precision) at frame ${i}`);
+          if (kind === 'encode') {
+            const bytes = encoder.encode(actor.risk);
+            acc ^= bytes.length ^ bytes[bytes.length - 1]!;
+          } else acc ^= actor.risk.checksum;
+        }
+        if (++i === len) i = 0;
+      }
+      return acc;
+    },
+    check() {
+      if (kind === 'risk' || kind === 'encode') {
+        const c = actor.counters;
+        if (c.checksumMismatches !== 0 || c.precisionErrors !== 0 || c.ignored !== 0) fail(`${id}: actor counters ${JSON.stringify(c)}`);
+        if (c.checksumsVerified !== scanned) fail(`${id}: ${c.checksumsVerified} checksums verified for ${scanned} frames`);
+      }
+    },
+    finish() {
+      if (i !== 0) v.run(len - i);
+      v.check!();
+      if (kind === 'levels') expectBook(book, s.finalBook, id);
+      if (kind === 'risk' || kind === 'encode') expectBook(actor.book!, s.finalBook, id);
     },
   };
   return v;
@@ -424,12 +518,35 @@ export interface VariantRecord {
   latency: LatencyResult | null;
 }
 
+export interface StageCost {
+  /** ns per book message: median, p10 and p90 over rounds of the per-round difference. */
+  median: number;
+  p10: number;
+  p90: number;
+}
+
+export interface StageRecord {
+  parse: StageCost;
+  apply: StageCost;
+  checksum: StageCost;
+  risk: StageCost;
+  encode: StageCost;
+  /** parse through encode (the st-encode variant). */
+  total: StageCost;
+  /** KrakenSession.onFrame → encode minus the stage total: dispatch, actor lookup, onRisk. */
+  session: StageCost | null;
+  /** ccxt on the ccxt-compatible stream: parse + apply with checksum off, and what the checksum adds. */
+  ccxtParseApply: StageCost | null;
+  ccxtChecksum: StageCost | null;
+}
+
 export interface BlockRecord {
   depth: number;
   seconds: number;
   cpu: CpuShare | null;
   streams: Record<string, unknown>;
   variants: VariantRecord[];
+  stages: StageRecord | null;
 }
 
 export interface TargetRecord {
@@ -502,6 +619,10 @@ async function main(): Promise<void> {
     if (want('ccxt-off')) variants.push(ccxtVariant('ccxt-off', '(d) ccxt 4.5.84 text, checksum off (default)', compat, false));
     if (want('scan')) variants.push(scanVariant('scan', '(a) ours: BookScanner + OrderBook (parse+apply+checksum)', real));
     if (want('scan-cc')) variants.push(scanVariant('scan-cc', "(a') ours, same on ccxt's stream", compat));
+    if (want('st-parse')) variants.push(stageVariant('st-parse', 'stage: BookScanner.scan', 'parse', real));
+    if (want('st-levels')) variants.push(stageVariant('st-levels', 'stage: scan + OrderBook level loop (no checksum)', 'levels', real));
+    if (want('st-risk')) variants.push(stageVariant('st-risk', 'stage: scan + InstrumentActor.onBook (apply, checksum, risk)', 'risk', real));
+    if (want('st-encode')) variants.push(stageVariant('st-encode', 'stage: scan + onBook + createRiskEncoder().encode', 'encode', real));
     if (want('session')) {
       variants.push(
         sessionVariant('session', '(b) ours: KrakenSession.onFrame → risk → msgpack', 'book, full precision', real.frames, new Uint8Array(real.frames.length), [real.spec], depth, {
@@ -540,7 +661,7 @@ async function main(): Promise<void> {
     const cpu = cpuShare(c0, cpuSample());
     log(`depth ${depth}: latency pass (${config.latencyBlock}-frame blocks)`);
     const latency = new Map<string, LatencyResult>();
-    for (const v of variants) latency.set(v.id, latencyPass(v, config.latencyBlock, config.latencyMs, 20000));
+    for (const v of variants) if (!v.id.startsWith('st-')) latency.set(v.id, latencyPass(v, config.latencyBlock, config.latencyMs, 20000));
     for (const v of variants) v.finish();
     if (mixVariant !== null) mixByKind = mixVariant.timeEachFrame(overhead);
     if (config.profile) {
@@ -571,6 +692,7 @@ async function main(): Promise<void> {
           latency: latency.get(r.id) ?? null,
         };
       }),
+      stages: stageCosts(results),
     });
     printBlock(blocks[blocks.length - 1]!);
   }
@@ -625,10 +747,39 @@ async function main(): Promise<void> {
     }
     if (config.docs && config.only === null) {
       updateBenchmarksDoc(join(repoRoot(), 'docs', 'benchmarks.md'), renderHotpathSection(results));
-      log('regenerated the hot-path section of docs/benchmarks.md');
+      const charts = writeHotpathCharts(results, join(repoRoot(), 'docs'));
+      log(`regenerated the hot-path section of docs/benchmarks.md${charts.length > 0 ? ` and ${charts.join(', ')}` : ''}`);
     }
   }
   log(`done in ${results.totalSeconds} s (sink ${sink})`);
+}
+
+/** Per-round differences between the cumulative stage variants (null when one is missing). */
+function stageCosts(results: readonly VariantResult[]): StageRecord | null {
+  const get = (id: string) => results.find((r) => r.id === id)?.samples;
+  const diff = (a: number[] | undefined, b: number[] | null | undefined): StageCost | null => {
+    if (a === undefined || b === undefined) return null;
+    const s = stats(b === null ? a : a.map((x, r) => x - b[r]!));
+    return { median: s.median, p10: s.p10, p90: s.p90 };
+  };
+  const parse = diff(get('st-parse'), null);
+  const apply = diff(get('st-levels'), get('st-parse'));
+  const checksum = diff(get('scan'), get('st-levels'));
+  const risk = diff(get('st-risk'), get('scan'));
+  const encode = diff(get('st-encode'), get('st-risk'));
+  const total = diff(get('st-encode'), null);
+  if (parse === null || apply === null || checksum === null || risk === null || encode === null || total === null) return null;
+  return {
+    parse,
+    apply,
+    checksum,
+    risk,
+    encode,
+    total,
+    session: diff(get('session'), get('st-encode')),
+    ccxtParseApply: diff(get('ccxt-off'), null),
+    ccxtChecksum: diff(get('ccxt-on'), get('ccxt-off')),
+  };
 }
 
 function evaluateTargets(blocks: BlockRecord[]): TargetRecord[] {
@@ -654,7 +805,7 @@ function printBlock(b: BlockRecord): void {
   const other = b.cpu === null ? 'n/a' : `${Math.round(b.cpu.others * 100)} %, steal ${Math.round(b.cpu.steal * 100)} %`;
   console.log(`\ndepth ${b.depth} (${b.seconds} s; other processes used ${other} of the machine)`);
   const head = ['variant', 'ns/op p10', 'median', 'p99', 'cpu median', 'lat p50', 'lat p99', 'ops/s', 'vs ccxt on', 'vs ccxt off'];
-  const rows = b.variants.map((v) => [
+  const rows = b.variants.filter((v) => !v.id.startsWith('st-')).map((v) => [
     `${v.id} (${v.unit})`,
     fmt(v.nsPerOp.p10),
     fmt(v.nsPerOp.median),
@@ -670,6 +821,14 @@ function printBlock(b: BlockRecord): void {
   const line = (r: string[]) => r.map((c, k) => (k === 0 ? c.padEnd(w[k]!) : c.padStart(w[k]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  const st = b.stages;
+  if (st !== null) {
+    const c = (x: StageCost | null) => (x === null ? '–' : fmt(x.median));
+    console.log(
+      `  per stage, ns/book message (median of per-round differences): parse ${c(st.parse)}, apply ${c(st.apply)}, checksum ${c(st.checksum)}, risk ${c(st.risk)}, encode ${c(st.encode)} = ${c(st.total)}; ` +
+        `session overhead ${c(st.session)}; ccxt parse+apply ${c(st.ccxtParseApply)}, ccxt checksum ${c(st.ccxtChecksum)}`,
+    );
+  }
 }
 
 function printTargets(targets: TargetRecord[]): void {
