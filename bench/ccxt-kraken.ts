@@ -1,6 +1,6 @@
 /**
  * CCXT Pro's Kraken WebSocket v2 order-book handler (ccxt 4.5.84), fed without a network, for
- * the peer comparison. Set up exactly as the perf notes describe (perf-limits.md §2.6):
+ * the peer comparison. Set up as below (ccxt's checksum option needs a one-line patch to run at all):
  *
  * - `new ccxt.pro.kraken(...)`, `ex.client(ex.urls.api.ws.publicV2)` builds the WsClient
  *   object without connecting; frames go in as text through `client.onMessage({ data })`,
@@ -58,7 +58,7 @@ export function createCcxtKraken(opts: { checksum: boolean }): CcxtKrakenFeed {
   const Kraken = (ccxt as unknown as { pro: { kraken: new (config: object) => CcxtKrakenPro } }).pro.kraken;
   const ex = opts.checksum ? new Kraken({ options: { watchOrderBook: { checksum: true } } }) : new Kraken({});
   if (opts.checksum) {
-    // perf-limits.md §2.6: the minimal patch that lets checksum:true run at all.
+    // The minimal patch that lets checksum:true run at all (formatNumber expects strings).
     const orig = ex.formatNumber;
     ex.formatNumber = function (this: CcxtKrakenPro, d: unknown): string {
       return orig.call(this, this.numberToString(d));

@@ -1,6 +1,6 @@
 /**
  * Synthetic Kraken WebSocket v2 streams for the benchmarks and their tests: raw frame Buffers
- * in exactly the wire shape (kraken-v2.md §6), with correct "maintain depth" semantics and
+ * in exactly the wire shape of Kraken v2 book messages, with correct "maintain depth" semantics and
  * checksums.
  *
  * Book streams: a snapshot at the subscribed depth, then updates of 1 (60 %), 2 (30 %) or 3

@@ -1,10 +1,10 @@
 /**
- * Interleaved micro-benchmark harness (method of perf-limits.md §1).
+ * Interleaved micro-benchmark harness (interleaved rounds, per-round ratios).
  *
  * - Each variant exposes `run(n)`: do n operations, return a number. Results are XOR-ed into
  *   an exported sink so the optimiser cannot drop the work.
- * - Pre-warm: each variant first runs untimed for `prewarmMs` (JIT tiering; perf-limits.md
- *   §6.4 saw the first block of a process run 1.1–1.7× slow without it).
+ * - Pre-warm: each variant first runs untimed for `prewarmMs` (JIT tiering;
+ *   the first block of a process has been seen running 1.1–1.7× slow without it).
  * - Calibration: a variant runs with doubling n until a batch lasts a while, then n is scaled
  *   so one batch takes `batchMs` (~8 ms), then `warmupBatches` more batches run untimed.
  * - Rounds: every round runs one batch of every variant, in an order that rotates each round,
@@ -224,7 +224,7 @@ export function timerOverheadNs(): number {
 let calY = 0;
 
 /**
- * Two fixed reference workloads, so a run can be set against perf-limits.md §1, measured on the
+ * Two fixed reference workloads, so runs can be compared across days, measured on the
  * same VM class when quiet: a dependent int32 multiply-add chain (~4 cycles, ~1.4 ns per
  * iteration at ~2.9 GHz) and JSON.parse of a two-level book update (~2.0–2.1 µs for 213 B).
  * ALU speed and allocation/memory-heavy speed drift differently when the host is busy.

@@ -9,7 +9,7 @@
  *   (b)  session   KrakenSession.onFrame → InstrumentActor risk record → msgpack encode in
  *                  onRisk; on the book-only stream at every depth, and on the 4-instrument
  *                  mix with trades and tickers at depth 10 (the per-frame target);
- *   (c)  ccxt on   ccxt 4.5.84 text path with checksum on (patched, perf-limits.md §2.6);
+ *   (c)  ccxt on   ccxt 4.5.84 text path with checksum on (patched, see bench/ccxt-kraken.ts);
  *   (d)  ccxt off  ccxt text path, default options (no checksum).
  *
  * Per-stage costs (parse, book apply, checksum, risk, encode) come from four more variants

@@ -70,7 +70,7 @@ interface RateResult {
   us: { p50: number; p90: number; p99: number; p999: number; max: number };
 }
 
-async function runRate(rate: number): Promise<RateResult> {
+async function runRate(rate: number, to: string = subject): Promise<RateResult> {
   const h = histogram();
   let sent = 0;
   let answered = 0;
@@ -85,7 +85,7 @@ async function runRate(rate: number): Promise<RateResult> {
       sent++;
       const t0 = process.hrtime.bigint();
       inflight.push(
-        nc.request(subject, order, { timeout: 5000 }).then(
+        nc.request(to, order, { timeout: 5000 }).then(
           (m) => {
             h.recordValue(Math.max(1, Math.round(Number(process.hrtime.bigint() - t0) / 1000)));
             answered++;
@@ -107,9 +107,22 @@ async function runRate(rate: number): Promise<RateResult> {
 // check reserves 0.001 BTC for 30 s. That is the realistic state of a busy account.
 const rates: RateResult[] = [];
 for (const rate of RATES) rates.push(await runRate(rate));
-await nc.close();
 engine.kill('SIGTERM');
 await new Promise((r) => engine.once('exit', r));
+
+// The floor: the same requests to a process that answers at once (no engine, no check), so
+// the table can say how much of the round trip is NATS request/reply on this machine.
+const echoSubject = `${subject}.echo`;
+const echo = spawn(
+  process.execPath,
+  ['--input-type=module', '-e', `import { connect } from '@nats-io/transport-node'; const nc = await connect({ servers: 'nats://127.0.0.1:4222' }); nc.subscribe(${JSON.stringify(echoSubject)}, { callback: (e, m) => m.respond('{"accept":true}') }); await nc.flush(); process.stdout.write('ready\\n');`],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+await new Promise<void>((r) => echo.stdout.once('data', () => r()));
+const floor: RateResult[] = [];
+for (const rate of RATES) floor.push(await runRate(rate, echoSubject));
+echo.kill('SIGTERM');
+await nc.close();
 
 // ---------------------------------------------------------------- 2. added per-frame cost
 
@@ -154,12 +167,15 @@ const result = {
   env: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, commit, date: new Date().toISOString(), loadavg: loadavg() },
   config: { seconds: SECONDS, engine: 'aether-risk demo, 1 worker, 4 simulated instruments at 50 book msgs/s, separate process', client: 'nc.request per check, open loop, 1 ms batches' },
   rates,
+  /** The same load against a responder that answers at once: NATS request/reply alone. */
+  floor,
   frame,
   targets: { p50Us: 150, p99Us: 1000, atRate: 10_000 },
 };
 const fmt = (n: number) => n.toLocaleString('en-US');
 console.log(`environment: ${result.env.cpu}, ${result.env.cores} cores, Node ${result.env.node}, commit ${commit}`);
 for (const r of rates) console.log(`checks at ${fmt(r.rate)}/s: answered ${fmt(r.answered)}/${fmt(r.sent)} (errors ${r.errors}), achieved ${fmt(r.achievedPerSec)}/s, µs p50 ${r.us.p50} p90 ${r.us.p90} p99 ${r.us.p99} p99.9 ${r.us.p999} max ${r.us.max}`);
+for (const r of floor) console.log(`floor (NATS request/reply, instant responder) at ${fmt(r.rate)}/s: µs p50 ${r.us.p50} p90 ${r.us.p90} p99 ${r.us.p99} p99.9 ${r.us.p999}`);
 for (const f of frame) console.log(`depth ${f.depth}: frame → risk record ${fmt(f.withoutNs)} ns, with the board write ${fmt(f.withNs)} ns (added ${fmt(f.addedNs)} ns)`);
 const ten = rates.find((r) => r.rate === 10_000)!;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
@@ -187,8 +203,17 @@ an HDR histogram. Everything shares the 2 cores with nats-server.
 ${rates.map((r) => `| ${fmt(r.rate)} | ${fmt(r.answered)}/${fmt(r.sent)} | ${fmt(r.achievedPerSec)} | ${r.us.p50} | ${r.us.p90} | ${r.us.p99} | ${r.us.p999} | ${r.us.max} |`).join('\n')}
 
 Targets at 10,000 checks/s: p50 ≤ 150 µs — ${miss(ten.us.p50, 150)} (${ten.us.p50} µs); p99 ≤ 1 ms — ${miss(ten.us.p99, 1000)} (${ten.us.p99} µs).
-A round trip crosses two processes and the NATS server twice on a 2-vCPU VM; each hop that
-wakes a sleeping thread costs tens of µs here (see the topology section).
+
+What bounds it, measured in the same run: the same requests at the same rates to a process
+that answers at once (no engine, no check — NATS request/reply alone on this machine):
+
+| rate (checks/s) | p50 µs | p90 µs | p99 µs | p99.9 µs |
+|---:|---:|---:|---:|---:|
+${floor.map((r) => `| ${fmt(r.rate)} | ${r.us.p50} | ${r.us.p90} | ${r.us.p99} | ${r.us.p999} |`).join('\n')}
+
+The difference between the two tables is the engine's share (parsing, the account decision,
+the JSON reply, and its main thread's other work: worker reports, the sampler); the rest is
+the client, nats-server and the engine process sharing 2 vCPUs.
 
 Added hot-path cost of the risk model per frame (the market-board copy of the changed levels),
 frame → risk record with and without it, median of interleaved runs:

@@ -288,12 +288,12 @@ export function renderHotpathSection(r: HotpathResults): string {
   L.push(
     `Other processes' share of the machine while the blocks ran: ${busy}${r.quiet === null ? '' : `; the run first waited ${(r.quiet.waitedMs / 1000).toFixed(1)} s for other processes plus steal to drop below ${pct(r.config.quietThreshold)} (last seen ${r.quiet.othersBusy === null ? 'n/a' : pct(r.quiet.othersBusy)})`}. ` +
       'Steal is CPU time the hypervisor gave to other guests while this VM wanted it: it inflates wall-clock figures directly. ' +
-      'Absolute times on a shared VM drift between runs (perf-limits.md saw up to 1.8×); the per-round ratios are the stable figures. ' +
+      'Absolute times on a shared VM drift between runs (up to 1.8× has been seen on this VM class); the per-round ratios are the stable figures. ' +
       (r.calibration === undefined
         ? ''
         : `Machine calibration (start → end of run): dependent int32 multiply-add loop ${r.calibration.start.intLoopNsPerIter} → ${r.calibration.end.intLoopNsPerIter} ns/iteration, ` +
           `\`JSON.parse\` of a 216 B two-level book update ${n0(r.calibration.start.jsonParseNs)} → ${n0(r.calibration.end.jsonParseNs)} ns ` +
-          '(perf-limits.md measured ~1.4 ns and ~2,000–2,100 ns for 213 B on this VM class when quiet).'),
+          '(reference values for this VM class when quiet: ~1.4 ns and ~2,000–2,100 ns for 213 B).'),
     '',
   );
   L.push(
@@ -338,7 +338,7 @@ export function renderHotpathSection(r: HotpathResults): string {
     'Rows: (a) `BookScanner.scan` on the frame Buffer + `OrderBook.apply` (levels, truncation, incremental checksum verified against the frame); ' +
       "(a') the same on ccxt's stream, which is what the speed-up targets compare; " +
       '(b) `KrakenSession.onFrame` → `InstrumentActor.onBook` (book, checksum, risk record) → `createRiskEncoder().encode` in `onRisk`; ' +
-      "(c) ccxt 4.5.84 `pro.kraken` fed through `client.onMessage({data})` (ccxt's regex + `JSON.parse` → `handleOrderBook`) with `watchOrderBook.checksum: true` and the `formatNumber(numberToString(x))` patch of perf-limits.md §2.6; " +
+      "(c) ccxt 4.5.84 `pro.kraken` fed through `client.onMessage({data})` (ccxt's regex + `JSON.parse` → `handleOrderBook`) with `watchOrderBook.checksum: true` and the `formatNumber(numberToString(x))` patch in `bench/ccxt-kraken.ts`; " +
       '(d) the same without checksum (ccxt default). ccxt runs on the `ccxtCompat` stream (no trailing zero in any last decimal), on which its shortest-form checksum agrees with Kraken\'s; ' +
       'no watcher promise is pending, so real ccxt use costs more than shown.',
     '',
