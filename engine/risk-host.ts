@@ -31,6 +31,7 @@ import {
   fillsWildcard,
   portfolioSubject,
   preTradeSubject,
+  releaseOrderSubject,
   stateEventSubject,
   streamName,
 } from './switchboard.js';
@@ -228,6 +229,7 @@ export class RiskHost implements MarketPort, RiskPort {
 
     const nc = this.opts.nc;
     this.subs.push(nc.subscribe(preTradeSubject(this.ns), { callback: (err, m) => (err === null ? this.onCheck(m) : undefined) }));
+    this.subs.push(nc.subscribe(releaseOrderSubject(this.ns), { callback: (err, m) => (err === null ? this.onRelease(m) : undefined) }));
     for (const cmd of ['halt', 'release', 'limits', 'positions'] as const) {
       this.subs.push(nc.subscribe(adminSubject(this.ns, cmd), { callback: (err, m) => (err === null ? this.onAdmin(cmd, m) : undefined) }));
     }
@@ -415,6 +417,21 @@ export class RiskHost implements MarketPort, RiskPort {
     if (d.accept) this.counters.accepted++;
     else this.counters.denied++;
     m.respond(JSON.stringify(d));
+  }
+
+  /** `{"account","order_id"}`: drop that order's reservation. Replies when asked (request). */
+  private onRelease(m: Msg): void {
+    let req: Record<string, unknown>;
+    try {
+      req = JSON.parse(m.string()) as Record<string, unknown>;
+    } catch {
+      if (m.reply) m.respond(JSON.stringify({ ok: false, error: 'request is not JSON' }));
+      return;
+    }
+    const account = String(req.account ?? '');
+    const a = this.accounts.get(account);
+    const released = a !== undefined && typeof req.order_id === 'string' && a.releaseReservation(req.order_id);
+    if (m.reply) m.respond(JSON.stringify({ ok: released, ...(released ? {} : { error: 'no open reservation for that account and order_id' }) }));
   }
 
   // ------------------------------------------------------------------ admin

@@ -35,6 +35,7 @@ export function riskWildcard(namespace: string): string {
 //   [<ns>.]fills.v1.<account>            fills from trading systems (JetStream stream FILLS)
 //   [<ns>.]deadletter.v1.fills           refused fills with the reason (JetStream stream DEADLETTER)
 //   [<ns>.]pretrade.v1.check             pre-trade check, request/reply (JSON)
+//   [<ns>.]pretrade.v1.release           release an accepted order's reservation (JSON)
 //   [<ns>.]admin.v1.<command>            halt · release · limits · positions, request/reply (JSON, token)
 //   [<ns>.]events.v1.state.<account>     trading-state transitions (JetStream stream EVENTS, deduplicated)
 //   [<ns>.]portfolio.v1.<account>        account risk (msgpack)
@@ -53,6 +54,10 @@ export function deadLetterSubject(namespace: string, kind: 'fills'): string {
 }
 export function preTradeSubject(namespace: string): string {
   return ns(namespace, 'pretrade.v1.check');
+}
+/** Release an accepted order's reservation (cancelled, rejected downstream, expired upstream). */
+export function releaseOrderSubject(namespace: string): string {
+  return ns(namespace, 'pretrade.v1.release');
 }
 export function adminSubject(namespace: string, command: 'halt' | 'release' | 'limits' | 'positions'): string {
   return ns(namespace, `admin.v1.${command}`);

@@ -219,3 +219,17 @@ t.test('limits reload through the authenticated admin command', async (t) => {
   t.ok((after.reasons as { code: string }[]).some((r) => r.code === 'MAX_ORDER_QTY'), 'the new limit applies to an existing account');
   await request(adminSubject(ns, 'limits'), { token: TOKEN }); // back to the file
 });
+
+t.test('an accepted order reserves its exposure until released', async (t) => {
+  const { releaseOrder } = await import('../adapters/nats/client.js');
+  await request(adminSubject(ns, 'limits'), { token: TOKEN, limits: { defaults: { defaultInstrument: { maxPosition: 1 } } } });
+  t.teardown(() => request(adminSubject(ns, 'limits'), { token: TOKEN }));
+  const first = await check({ account: 'res1', symbol: 'ETH/USD', side: 'buy', qty: '0.8', order_id: 'r-1' });
+  t.equal(first.accept, true);
+  const second = await check({ account: 'res1', symbol: 'ETH/USD', side: 'buy', qty: '0.8', order_id: 'r-2' });
+  t.ok((second.reasons as { code: string }[]).some((r) => r.code === 'MAX_POSITION'), 'the first order still reserves 0.8');
+  t.same(await releaseOrder(nc, 'res1', 'r-1', { namespace: ns }), { ok: true });
+  const third = await check({ account: 'res1', symbol: 'ETH/USD', side: 'buy', qty: '0.8', order_id: 'r-3' });
+  t.equal(third.accept, true, 'released: room again');
+  t.equal((await releaseOrder(nc, 'res1', 'nope', { namespace: ns })).ok, false);
+});

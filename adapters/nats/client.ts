@@ -11,7 +11,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CheckFigures, DenyReason, TradingState } from '../../actors/account.js';
 import type { MarketRisk } from '../../actors/risk.js';
-import { adminSubject, preTradeSubject, riskSubject, riskWildcard } from '../../engine/switchboard.js';
+import { adminSubject, preTradeSubject, releaseOrderSubject, riskSubject, riskWildcard } from '../../engine/switchboard.js';
 import { createRiskDecoder } from './codec.js';
 
 export interface ClientOptions {
@@ -60,6 +60,11 @@ async function request<T>(nc: NatsConnection, subject: string, body: unknown, ti
 
 export function checkOrder(nc: NatsConnection, order: OrderRequest, opts: ClientOptions = {}): Promise<CheckReply> {
   return request(nc, preTradeSubject(opts.namespace ?? ''), order, opts.timeoutMs ?? 2000);
+}
+
+/** Release an accepted order's reservation (cancelled or not sent after all). */
+export function releaseOrder(nc: NatsConnection, account: string, orderId: string, opts: ClientOptions = {}): Promise<{ ok: boolean; error?: string }> {
+  return request(nc, releaseOrderSubject(opts.namespace ?? ''), { account, order_id: orderId }, opts.timeoutMs ?? 2000);
 }
 
 export interface AdminReply {
