@@ -11,6 +11,7 @@ import { OrderBook } from '../actors/book.js';
 import { costToTrade } from '../actors/liquidity.js';
 import { FillLedger, isFillError, parseFill, Position, type Fill } from '../actors/position.js';
 import { BookHealth } from '../actors/risk.js';
+import { BASE_LIMITS } from '../engine/limits.js';
 import { EwmaCovariance, historicalVar, normalDensity, parametricEs, parametricVar, Z } from '../actors/var.js';
 import { EwmaVolatility, SECONDS_PER_YEAR } from '../actors/volatility.js';
 
@@ -202,21 +203,7 @@ function market(symbols: Record<string, { mid: number | null; health?: BookHealt
 }
 const flatRisk = { portfolioSigmaValue: (e: ReadonlyMap<string, number>, h: number) => Math.sqrt([...e.values()].reduce((s, v) => s + (v * 0.001) ** 2, 0) * h) };
 function limits(over: Partial<AccountLimits> = {}, inst: Partial<typeof NO_INSTRUMENT_LIMITS> = {}): AccountLimits {
-  return {
-    maxGrossExposure: null,
-    maxNetExposure: null,
-    maxOrdersPerMinute: null,
-    maxNotionalPerMinute: null,
-    maxDailyLoss: null,
-    maxDrawdown: null,
-    maxPortfolioVar: null,
-    varConfidence: 0.99,
-    varHorizonSec: 60,
-    reservationTtlSec: 30,
-    instruments: {},
-    defaultInstrument: { ...NO_INSTRUMENT_LIMITS, ...inst },
-    ...over,
-  };
+  return { ...BASE_LIMITS, varHorizonSec: 60, defaultInstrument: { ...NO_INSTRUMENT_LIMITS, ...inst }, ...over };
 }
 const order = (side: number, qty: number, price: number | null = null, symbol = 'BTC/USD', orderId = ''): Order => ({ orderId, account: 'A', symbol, side, lots: Math.round(qty * 1e8), price });
 const codes = (d: { reasons: { code: string }[] }) => d.reasons.map((r) => r.code);
