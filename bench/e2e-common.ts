@@ -226,3 +226,20 @@ export function findPidByComm(comm: string): number | null {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Delete the JetStream streams an engine created for a benchmark namespace (FILLS,
+ * DEADLETTER, EVENTS), so repeated runs leave nothing behind on the NATS server.
+ */
+export async function deleteNamespaceStreams(natsUrl: string, namespace: string): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { streamName } = await import('../engine/switchboard.js');
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const s of ['FILLS', 'DEADLETTER', 'EVENTS'] as const) await jsm.streams.delete(streamName(namespace, s)).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}

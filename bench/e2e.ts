@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { environment, type Environment } from './harness.js';
 import {
   IpcClient,
+  deleteNamespaceStreams,
   findPidByComm,
   machineCpu,
   monoUs,
@@ -688,6 +689,7 @@ async function runPoint(p: PointSpec): Promise<PointResult> {
     await subscriber.request('unsubscribe').catch(() => undefined);
     await exchange.request('stop').catch(() => undefined);
     if (recordFile !== null) rmSync(recordFile, { force: true });
+    await deleteNamespaceStreams(e2eConfig.natsUrl, namespace).catch(() => undefined);
   }
   const r = result;
   const l = r.latencyUs;

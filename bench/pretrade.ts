@@ -23,6 +23,7 @@ import { BookScanner } from '../adapters/kraken/parser.js';
 import { createRiskEncoder } from '../adapters/nats/codec.js';
 import { MarketBoard } from '../engine/market-board.js';
 import { preTradeSubject } from '../engine/switchboard.js';
+import { deleteNamespaceStreams } from './e2e-common.js';
 import { generateBookStream } from './generator.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -109,6 +110,7 @@ const rates: RateResult[] = [];
 for (const rate of RATES) rates.push(await runRate(rate));
 engine.kill('SIGTERM');
 await new Promise((r) => engine.once('exit', r));
+await deleteNamespaceStreams('nats://127.0.0.1:4222', NS);
 
 // The floor: the same requests to a process that answers at once (no engine, no check), so
 // the table can say how much of the round trip is NATS request/reply on this machine.

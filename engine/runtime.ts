@@ -169,8 +169,8 @@ function startSummary(supervisor: Supervisor, log: Logger, everyMs: number, simu
     };
     log.info({ simulated, instruments: records.length, health, counters, risk: top }, `${simulated ? '[SIMULATED] ' : ''}risk: ${text}`);
   };
-  const first = setTimeout(emit, Math.min(everyMs, 2000));
-  first.unref();
+  // A first line early (after 2 s) so a person starting the engine sees risk quickly.
+  if (everyMs > 2000) setTimeout(emit, 2000).unref();
   const t = setInterval(emit, everyMs);
   t.unref();
   return t;

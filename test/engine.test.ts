@@ -9,7 +9,8 @@ import { defaultSimPairs, startSimExchange } from '../adapters/kraken-sim/index.
 import { createRiskDecoder } from '../adapters/nats/codec.js';
 import { loadConfig } from '../engine/config.js';
 import { startEngine } from '../engine/runtime.js';
-import { riskWildcard } from '../engine/switchboard.js';
+import { riskWildcard, streamName } from '../engine/switchboard.js';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { eventually } from './helpers/eventually.js';
 import { memoryLogger } from './helpers/logger.js';
 
@@ -49,6 +50,8 @@ const sup = engine.supervisor;
 t.teardown(async () => {
   await engine.stop();
   sub.unsubscribe();
+  const jsm = await jetstreamManager(nc);
+  for (const s of ['FILLS', 'DEADLETTER', 'EVENTS'] as const) await jsm.streams.delete(streamName(ns, s)).catch(() => undefined);
   await nc.close();
   await sim.close();
 });
