@@ -6,7 +6,7 @@
  */
 import { ApplyResult, OrderBook } from './book.js';
 import { POW10 } from './decimal.js';
-import { costToTrade } from './liquidity.js';
+import { costToTrade, emptyTradeCost } from './liquidity.js';
 import { EwmaVolatility } from './volatility.js';
 import type { LevelBatch } from './levels.js';
 import { BookHealth, emptyMarketRisk, TradeSide, type MarketRisk } from './risk.js';
@@ -70,6 +70,7 @@ export class InstrumentActor {
   private askBandEnd = -1;
 
   private readonly vol: EwmaVolatility;
+  private readonly clipCost = emptyTradeCost();
   // Rolling trade window: ring of (receive time, price, qty, signed qty) and running sums.
   private readonly tTime = new Float64Array(TRADE_RING);
   private readonly tPrice = new Float64Array(TRADE_RING);
@@ -277,10 +278,10 @@ export class InstrumentActor {
     // Cost of the configured clip at market, each way (walks only the levels it needs).
     const clip = this.params.clipNotional / mid;
     risk.clipQty = clip;
-    const buy = costToTrade(book, 1, clip);
-    const sell = costToTrade(book, -1, clip);
-    risk.buyClipBps = buy.insufficient ? null : buy.slippageBps;
-    risk.sellClipBps = sell.insufficient ? null : sell.slippageBps;
+    const c = costToTrade(book, 1, clip, this.clipCost);
+    risk.buyClipBps = c.insufficient ? null : c.slippageBps;
+    costToTrade(book, -1, clip, c);
+    risk.sellClipBps = c.insufficient ? null : c.slippageBps;
     // Notional within ±10/±50 bps of mid. A side is re-summed only when mid moved or a level
     // at or above the band's edge changed (`touchedFrom`): at depth 1000 most updates land
     // below the band and cost nothing here. Sums run on ticks and lots, scaled once.

@@ -26,11 +26,24 @@ export interface TradeCost {
   insufficient: boolean;
 }
 
-/** Cost of buying (side 1) or selling (side −1) `qty` base units at market. */
-export function costToTrade(book: BookLevels, side: number, qty: number): TradeCost {
+export function emptyTradeCost(): TradeCost {
+  return { filled: 0, avgPrice: Number.NaN, slippageBps: Number.NaN, slippageQuote: 0, insufficient: false };
+}
+
+/**
+ * Cost of buying (side 1) or selling (side −1) `qty` base units at market. Pass `out` to reuse
+ * one result object (the instrument actor does, on every book change: no allocation).
+ */
+export function costToTrade(book: BookLevels, side: number, qty: number, out: TradeCost = emptyTradeCost()): TradeCost {
   const nb = book.bidCount;
   const na = book.askCount;
-  if (nb === 0 || na === 0 || !(qty > 0)) return { filled: 0, avgPrice: Number.NaN, slippageBps: Number.NaN, slippageQuote: 0, insufficient: qty > 0 };
+  if (nb === 0 || na === 0 || !(qty > 0)) {
+    out.filled = 0;
+    out.avgPrice = out.slippageBps = Number.NaN;
+    out.slippageQuote = 0;
+    out.insufficient = qty > 0;
+    return out;
+  }
   const mid = (book.bidPrice(0) + book.askPrice(0)) / 2;
   let left = qty;
   let notional = 0;
@@ -45,11 +58,10 @@ export function costToTrade(book: BookLevels, side: number, qty: number): TradeC
   const filled = qty - left;
   const avgPrice = filled > 0 ? notional / filled : Number.NaN;
   const slip = filled > 0 ? side * (avgPrice - mid) : Number.NaN;
-  return {
-    filled,
-    avgPrice,
-    slippageBps: filled > 0 ? (slip / mid) * 1e4 : Number.NaN,
-    slippageQuote: filled > 0 ? slip * filled : 0,
-    insufficient: left > 1e-12 * qty,
-  };
+  out.filled = filled;
+  out.avgPrice = avgPrice;
+  out.slippageBps = filled > 0 ? (slip / mid) * 1e4 : Number.NaN;
+  out.slippageQuote = filled > 0 ? slip * filled : 0;
+  out.insufficient = left > 1e-12 * qty;
+  return out;
 }

@@ -289,7 +289,8 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
-function gitCommit(): string | null {
+/** Short commit of the checkout, or null outside git. */
+export function gitCommit(): string | null {
   try {
     const c = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
     return c === '' ? null : c;

@@ -12,7 +12,7 @@
  * Writes bench/results/pretrade-latest.json and the `pretrade` section of docs/benchmarks.md.
  * Stops by itself (about 40 s). Loopback only.
  */
-import { execSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { connect } from '@nats-io/transport-node';
@@ -25,6 +25,7 @@ import { MarketBoard } from '../engine/market-board.js';
 import { preTradeSubject } from '../engine/switchboard.js';
 import { deleteNamespaceStreams } from './e2e-common.js';
 import { generateBookStream } from './generator.js';
+import { gitCommit } from './harness.js';
 
 const QUICK = process.argv.includes('--quick');
 const NS = `bench_pretrade_${process.pid}`;
@@ -159,12 +160,7 @@ const frame = [10, 100].map((d) => frameCost(d, [false, true], QUICK ? 7 : 21));
 
 // ---------------------------------------------------------------- output
 
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-} catch {
-  // not a checkout
-}
+const commit = gitCommit() ?? 'unknown';
 const result = {
   env: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, commit, date: new Date().toISOString(), loadavg: loadavg() },
   config: { seconds: SECONDS, engine: 'aether-risk demo, 1 worker, 4 simulated instruments at 50 book msgs/s, separate process', client: 'nc.request per check, open loop, 1 ms batches' },

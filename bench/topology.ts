@@ -12,12 +12,12 @@
  * awake, which drifts over a run). Prints p50/p90/p99/p99.9/max in µs per repetition and the
  * median over repetitions, and writes bench/results/topology-latest.json.
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createReplaySession } from '../adapters/kraken/session.js';
 import { createRiskEncoder } from '../adapters/nats/codec.js';
 import { spawnWorker } from '../engine/spawn-worker.js';
+import { gitCommit } from './harness.js';
 
 const N = Number(process.env.TOPOLOGY_FRAMES ?? 20_000);
 const REPS = Number(process.env.TOPOLOGY_REPS ?? 3);
@@ -111,12 +111,7 @@ function medianOf(k: 'inlineUs' | 'hopUs'): Summary {
   return out;
 }
 
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-} catch {
-  // not a git checkout
-}
+const commit = gitCommit() ?? 'unknown';
 const result = {
   env: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, commit, date: new Date().toISOString(), loadavg: loadavg() },
   frames: N,
