@@ -21,6 +21,7 @@ import { EwmaCovariance, normalDensity, Z } from '../actors/var.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { loadLimitsFile, parseLimits, type LimitsBook } from './limits.js';
+import type { EngineFeed, FeedEvents } from './feed.js';
 import { BoardBook, type MarketBoard } from './market-board.js';
 import {
   ACCOUNT_RE,
@@ -108,6 +109,8 @@ export interface RiskHostOptions {
   board: MarketBoard;
   slotOf: Readonly<Record<string, number>>;
   nc: NatsConnection;
+  /** In-process consumers of account risk and state events (gateway, persistence). */
+  feed?: EngineFeed;
   simulated: boolean;
 }
 
@@ -493,6 +496,7 @@ export class RiskHost implements MarketPort, RiskPort {
         })
         .finally(() => this.pendingEvents.delete(p));
       this.pendingEvents.add(p);
+      this.opts.feed?.emit('event', e);
       this.opts.log.warn({ account: e.account, from: e.from, to: e.to, reason: e.reason, manual: e.manual }, `account ${e.account}: ${e.from} → ${e.to}`);
     }
   }
@@ -506,7 +510,9 @@ export class RiskHost implements MarketPort, RiskPort {
     for (const a of this.accounts.values()) {
       a.evaluate(now);
       this.drainEvents(a);
-      this.opts.nc.publish(portfolioSubject(this.ns, a.account), this.packr.pack(this.accountRisk(a.account)));
+      const risk = this.accountRisk(a.account);
+      this.opts.nc.publish(portfolioSubject(this.ns, a.account), this.packr.pack(risk));
+      this.opts.feed?.emit('portfolio', risk as unknown as FeedEvents['portfolio']);
     }
   }
 

@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { shardSymbols } from './shard-map.js';
 import { Supervisor } from './supervisor.js';
 import { RiskHost } from './risk-host.js';
+import { EngineFeed } from './feed.js';
 import { connect as natsConnect } from '@nats-io/transport-node';
 
 export interface EngineOptions {
@@ -24,6 +25,8 @@ export interface EngineOptions {
 
 export interface Engine {
   readonly supervisor: Supervisor;
+  /** In-process fan-out of risk, trades, feed gaps, account risk and events (engine/feed.ts). */
+  readonly feed: EngineFeed;
   /**
    * Accounts, fills, pre-trade checks (only with NATS configured). Resolves once NATS is
    * reachable: the market feed does not wait for it.
@@ -55,7 +58,8 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
     },
     `engine starting: NATS ${config.natsUrl !== null ? 'on' : 'off'}, log on${opts.simulated ? ', SIMULATED market data' : ''}`,
   );
-  const supervisor = new Supervisor({ config, log, symbols, krakenUrl, simulated: opts.simulated, onRisk: opts.onRisk, budget });
+  const feed = new EngineFeed();
+  const supervisor = new Supervisor({ config, log, symbols, krakenUrl, simulated: opts.simulated, onRisk: opts.onRisk, budget, feed });
   supervisor.start();
   let riskNats: Awaited<ReturnType<typeof natsConnect>> | null = null;
   let stopping = false;
@@ -65,7 +69,7 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
       : (async () => {
           riskNats = await natsConnect({ servers: config.natsUrl!.split(','), name: 'aether-risk-host', maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true });
           if (stopping) return null;
-          const host = new RiskHost({ config, log, board: supervisor.board, slotOf: supervisor.slotOf, nc: riskNats, simulated: opts.simulated });
+          const host = new RiskHost({ config, log, board: supervisor.board, slotOf: supervisor.slotOf, nc: riskNats, simulated: opts.simulated, feed });
           await host.start();
           return host;
         })().catch((err: Error) => {
@@ -76,6 +80,7 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
   let stopped: Promise<void> | null = null;
   return {
     supervisor,
+    feed,
     riskHost,
     symbols,
     stop: () => {

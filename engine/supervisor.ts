@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { ConnectBudget } from './connect-budget.js';
 import type { Logger } from './logger.js';
 import { MarketBoard } from './market-board.js';
+import type { EngineFeed } from './feed.js';
 import { metrics } from './metrics.js';
 import { assignWorkers } from './shard-map.js';
 import { siblingModule, spawnWorker } from './spawn-worker.js';
@@ -34,6 +35,8 @@ export interface SupervisorOptions {
   /** The process-wide connection budget (shared with instrument discovery); created if absent. */
   budget?: ConnectBudget;
   onRisk?(records: readonly MarketRisk[]): void;
+  /** Where reports go besides `latest` (risk, trades, feed gaps). */
+  feed?: EngineFeed;
 }
 
 interface Slot {
@@ -151,7 +154,12 @@ export class Supervisor {
         slot.stats = m.stats;
         metrics.observeWorker(slot.index, m.stats);
         for (const r of m.risk) this.latest.set(r.symbol, r);
-        if (m.risk.length > 0) this.opts.onRisk?.(m.risk);
+        if (m.risk.length > 0) {
+          this.opts.onRisk?.(m.risk);
+          this.opts.feed?.emit('risk', m.risk);
+        }
+        if (m.trades.length > 0) this.opts.feed?.emit('trades', m.trades);
+        if (m.gaps.length > 0) this.opts.feed?.emit('gaps', m.gaps);
         return;
       case 'stopped':
         slot.stopped = true;

@@ -2,6 +2,7 @@
 import type { MarketRisk } from '../actors/risk.js';
 import type { InstrumentCounters } from '../actors/instrument.js';
 import type { Config } from './config.js';
+import type { FeedGap, TradeRecord } from './feed.js';
 
 export interface WorkerInit {
   readonly index: number;
@@ -39,12 +40,14 @@ export interface WorkerStats {
   readonly natsDropped: number;
   readonly natsConnected: boolean | null;
   readonly mailboxDropped: number;
+  /** Trades not passed to the main thread because one report interval held too many. */
+  readonly tradesDropped: number;
   readonly symbols: readonly SymbolStats[];
 }
 
 export type WorkerToMain =
   | { readonly type: 'ready' }
-  | { readonly type: 'report'; readonly risk: MarketRisk[]; readonly stats: WorkerStats }
+  | { readonly type: 'report'; readonly risk: MarketRisk[]; readonly trades: TradeRecord[]; readonly gaps: FeedGap[]; readonly stats: WorkerStats }
   | { readonly type: 'stopped' };
 
 export type MainToWorker =

@@ -15,6 +15,8 @@ import { Mailbox, OverflowPolicy } from './mailbox.js';
 import { MarketBoard } from './market-board.js';
 import { RiskOutput } from './risk-output.js';
 import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
+import type { FeedGap, TradeRecord } from './feed.js';
+import { BookHealth } from '../actors/risk.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -27,6 +29,30 @@ const publisher = config.natsUrl !== null ? NatsPublisher.start(config.natsUrl, 
 const output = new RiskOutput(publisher, config.natsNamespace, config.riskMaxRateHz, systemClock);
 const board = MarketBoard.attach(init.board);
 const boardSlot = new Map<InstrumentActor, number>();
+
+// Trades and feed gaps travel to the main thread with each report (for persistence and the
+// gateway). Bounded: past REPORT_TRADES_MAX trades in one interval the rest are dropped and
+// counted (tradesDropped), so a stalled main thread cannot grow this worker's memory.
+const REPORT_TRADES_MAX = 50_000;
+let trades: TradeRecord[] = [];
+let tradesDropped = 0;
+let gaps: FeedGap[] = [];
+/** When each instrument left LIVE (µs) and why; absent while LIVE or before its first LIVE. */
+const notLiveSince = new Map<InstrumentActor, { startUs: number; reason: string }>();
+const everLive = new Set<InstrumentActor>();
+function trackGap(actor: InstrumentActor): void {
+  const live = actor.health === BookHealth.LIVE;
+  const open = notLiveSince.get(actor);
+  if (live) {
+    everLive.add(actor);
+    if (open !== undefined) {
+      notLiveSince.delete(actor);
+      if (gaps.length < 10_000) gaps.push({ symbol: actor.symbol, reason: open.reason, startUs: open.startUs, endUs: systemClock.nowUs() });
+    }
+  } else if (open === undefined && everLive.has(actor)) {
+    notLiveSince.set(actor, { startUs: systemClock.nowUs(), reason: actor.health });
+  }
+}
 const client = new KrakenClient({
   url: init.krakenUrl,
   symbols: init.symbols,
@@ -52,8 +78,37 @@ const client = new KrakenClient({
       boardSlot.set(actor, slot);
     }
     if (slot >= 0) board.write(slot, actor);
+    trackGap(actor);
+  },
+  onTrade: (actor, tradeId, side, price, qty, timeUs, recvUs) => {
+    if (trades.length >= REPORT_TRADES_MAX) {
+      tradesDropped++;
+      return;
+    }
+    const pp = actor.pricePrecision;
+    const qp = actor.qtyPrecision;
+    trades.push({
+      symbol: actor.symbol,
+      tradeId,
+      side: side > 0 ? 'buy' : 'sell',
+      price: pp >= 0 ? price.toFixed(pp) : String(price),
+      qty: qp >= 0 ? qty.toFixed(qp) : String(qty),
+      timeUs: timeUs >= 0 ? timeUs : recvUs,
+      recvUs,
+    });
   },
 });
+
+function takeTrades(): TradeRecord[] {
+  const t = trades;
+  trades = [];
+  return t;
+}
+function takeGaps(): FeedGap[] {
+  const g = gaps;
+  gaps = [];
+  return g;
+}
 
 let stopping = false;
 const mailbox = new Mailbox<MainToWorker>(config.mailboxCapacity, OverflowPolicy.REJECT, (msg) => {
@@ -87,13 +142,14 @@ function stats(): WorkerStats {
     natsDropped: publisher?.counters.dropped ?? 0,
     natsConnected: publisher === null ? null : publisher.connected,
     mailboxDropped: mailbox.dropped,
+    tradesDropped,
     symbols: [...s.actors.values()].map((a) => ({ symbol: a.symbol, health: a.health, reason: a.reason, counters: { ...a.counters } })),
   };
 }
 
 // The sampling clock of the instrument analytics (volatility, trade-flow window).
 const sampler = setInterval(() => client.session.sample(systemClock.nowUs()), config.volIntervalMs);
-const reporter = setInterval(() => post({ type: 'report', risk: output.takeChanged(), stats: stats() }), init.reportMs);
+const reporter = setInterval(() => post({ type: 'report', risk: output.takeChanged(), trades: takeTrades(), gaps: takeGaps(), stats: stats() }), init.reportMs);
 
 async function stop(): Promise<void> {
   if (stopping) return;
@@ -102,7 +158,7 @@ async function stop(): Promise<void> {
   clearInterval(sampler);
   await client.stop(); // intake stops first
   output.flush();
-  post({ type: 'report', risk: output.takeChanged(), stats: stats() });
+  post({ type: 'report', risk: output.takeChanged(), trades: takeTrades(), gaps: takeGaps(), stats: stats() });
   await publisher?.close();
   post({ type: 'stopped' });
   port.close();

@@ -44,6 +44,8 @@ export interface ClientOptions {
   params?: import('../../actors/instrument.js').MarketRiskParams;
   /** Every frame as received, before processing (record mode). */
   onRawFrame?(frame: Buffer, recvUs: number): void;
+  /** Each trade (see SessionOptions.onTrade). */
+  onTrade?: import('./session.js').SessionOptions['onTrade'];
 }
 
 export interface ClientCounters {
@@ -82,6 +84,7 @@ export class KrakenClient {
       timers: opts.timers,
       log: opts.log,
       onRisk: opts.onRisk,
+      onTrade: opts.onTrade,
       params: opts.params,
       send: (req) => this.enqueue(req),
       onStatus: (system) => {

@@ -329,15 +329,17 @@ export class TradeBatch {
   price = new Float64Array(64);
   qty = new Float64Array(64);
   timeUs = new Float64Array(64);
+  /** Kraken's trade id, -1 when absent. */
+  tradeId = new Float64Array(64);
 
-  push(symbol: string, side: number, price: number, qty: number, timeUs: number): void {
+  push(symbol: string, side: number, price: number, qty: number, timeUs: number, tradeId = -1): void {
     const i = this.count;
     if (i === this.side.length) {
       const cap = i * 2;
       const s8 = new Int8Array(cap);
       s8.set(this.side);
       this.side = s8;
-      for (const k of ['price', 'qty', 'timeUs'] as const) {
+      for (const k of ['price', 'qty', 'timeUs', 'tradeId'] as const) {
         const a = new Float64Array(cap);
         a.set(this[k]);
         this[k] = a;
@@ -348,6 +350,7 @@ export class TradeBatch {
     this.price[i] = price;
     this.qty[i] = qty;
     this.timeUs[i] = timeUs;
+    this.tradeId[i] = tradeId;
     this.count = i + 1;
   }
 }
@@ -376,6 +379,7 @@ export class TradeScanner extends ByteScanner {
       let price = -1;
       let qty = -1;
       let timeUs = -1;
+      let tradeId = -1;
       for (;;) {
         const klen = this.readKey();
         const ks = this.i - klen - 2;
@@ -397,6 +401,7 @@ export class TradeScanner extends ByteScanner {
           if (this.readString() < 0) return false;
         } else if (klen === 8 && this.keyIs(ks, W_TRADEID)) {
           if (!this.readNumber() || this.nLen !== 0) return false;
+          tradeId = this.numberValue();
         } else if (klen === 9 && this.keyIs(ks, W_TIMESTAMP)) {
           const st = this.readString();
           if (st < 0) return false;
@@ -408,7 +413,7 @@ export class TradeScanner extends ByteScanner {
         return false;
       }
       if (symbol === '' || side === 0 || !(price > 0) || !(qty > 0)) return false;
-      out.push(symbol, side, price, qty, timeUs);
+      out.push(symbol, side, price, qty, timeUs, tradeId);
       const c = b[this.i++];
       if (c === C_COMMA) continue;
       if (c === C_RBRACKET) break;

@@ -64,6 +64,8 @@ export interface SessionOptions {
   params?: MarketRiskParams;
   /** Called with the system status on each status frame. */
   onStatus?(system: string): void;
+  /** Each trade after it reached its actor (side 1 buy, -1 sell; tradeId -1 when absent). */
+  onTrade?(actor: InstrumentActor, tradeId: number, side: number, price: number, qty: number, timeUs: number, recvUs: number): void;
 }
 
 interface ResyncState {
@@ -171,7 +173,7 @@ export class KrakenSession {
     }
     if (this.tradeScanner.scan(frame, this.trades)) {
       const tb = this.trades;
-      for (let i = 0; i < tb.count; i++) this.onTrade(tb.symbol[i]!, tb.price[i]!, tb.qty[i]!, tb.side[i]!, tb.timeUs[i]!, recvUs);
+      for (let i = 0; i < tb.count; i++) this.onTrade(tb.symbol[i]!, tb.price[i]!, tb.qty[i]!, tb.side[i]!, tb.timeUs[i]!, recvUs, tb.tradeId[i]!);
       return;
     }
     if (isTickerFrame(frame)) {
@@ -317,15 +319,17 @@ export class KrakenSession {
         continue;
       }
       const ts = typeof t.timestamp === 'string' ? parseTimestampText(t.timestamp) : -1;
-      this.onTrade(t.symbol, price, qty, t.side === 'buy' ? 1 : t.side === 'sell' ? -1 : 0, ts, recvUs);
+      const id = typeof t.trade_id === 'number' && Number.isSafeInteger(t.trade_id) ? t.trade_id : -1;
+      this.onTrade(t.symbol, price, qty, t.side === 'buy' ? 1 : t.side === 'sell' ? -1 : 0, ts, recvUs, id);
     }
   }
 
-  private onTrade(symbol: string, price: number, qty: number, side: number, timeUs: number, recvUs: number): void {
+  private onTrade(symbol: string, price: number, qty: number, side: number, timeUs: number, recvUs: number, tradeId: number): void {
     const actor = this.actors.get(symbol);
     if (actor === undefined) return;
     this.counters.trades++;
     actor.onTrade(price, qty, side, timeUs, recvUs);
+    this.opts.onTrade?.(actor, tradeId, side, price, qty, timeUs, recvUs);
     if (actor.isLive()) this.opts.onRisk(actor);
   }
 
