@@ -9,7 +9,7 @@
  */
 import { DecimalParts, parseDecimal, POW10, toScaled } from './decimal.js';
 import { costToTrade, type BookLevels } from './liquidity.js';
-import { FillLedger, Position, type Fill } from './position.js';
+import { FillLedger, Position, type Fill, type PositionSnapshot } from './position.js';
 import { BookHealth } from './risk.js';
 import { Z, type Confidence } from './var.js';
 
@@ -157,6 +157,20 @@ export function parseOrder(msg: unknown, qtyPrecision: (symbol: string) => numbe
   const orderId = m.order_id === undefined ? '' : String(m.order_id);
   if (orderId.length > 128) return { field: 'order_id', detail: 'order_id too long' };
   return { orderId, account, symbol, side, lots, price };
+}
+
+export interface AccountSnapshot {
+  readonly account: string;
+  readonly state: TradingState;
+  readonly stateReason: string;
+  readonly autoHalted: boolean;
+  readonly dayKey: number;
+  readonly dayStartEquity: number;
+  readonly highWater: number;
+  readonly eventSeq: number;
+  readonly positions: readonly PositionSnapshot[];
+  /** The newest applied fill ids (duplicates of these are recognised after a restart). */
+  readonly ledger: readonly string[];
 }
 
 export class AccountActor {
@@ -354,6 +368,36 @@ export class AccountActor {
     if (L.maxPortfolioVar !== null && v > L.maxPortfolioVar) return this.transition(TradingState.REDUCING, `portfolio VaR ${v.toFixed(2)} above limit ${L.maxPortfolioVar}`, false, nowUs);
     if (L.maxGrossExposure !== null && ex.gross > L.maxGrossExposure) return this.transition(TradingState.REDUCING, `gross exposure ${ex.gross.toFixed(2)} above limit ${L.maxGrossExposure}`, false, nowUs);
     if (this.state === TradingState.REDUCING) this.transition(TradingState.ACTIVE, 'limits back within bounds', false, nowUs);
+  }
+
+  /** Positions, trading state and the day's reference points, for a warm-restart checkpoint. */
+  toSnapshot(ledgerIds: number): AccountSnapshot {
+    return {
+      account: this.account,
+      state: this.state,
+      stateReason: this.stateReason,
+      autoHalted: this.autoHalted,
+      dayKey: this.dayKey,
+      dayStartEquity: this.dayStartEquity,
+      highWater: this.highWater,
+      eventSeq: this.eventSeq,
+      positions: [...this.positions.values()].map((p) => p.toSnapshot()),
+      ledger: this.ledger.recent(ledgerIds),
+    };
+  }
+
+  /** Restore a checkpoint into this (new) actor. Reservations are not carried over. */
+  restore(s: AccountSnapshot): void {
+    this.state = s.state;
+    this.stateReason = s.stateReason;
+    this.autoHalted = s.autoHalted;
+    this.dayKey = s.dayKey;
+    this.dayStartEquity = s.dayStartEquity;
+    this.highWater = s.highWater;
+    this.eventSeq = s.eventSeq;
+    this.positions.clear();
+    for (const p of s.positions) this.positions.set(p.symbol, Position.fromSnapshot(p));
+    for (const id of s.ledger) this.ledger.add(id);
   }
 
   get haltedAutomatically(): boolean {

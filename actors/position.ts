@@ -81,6 +81,26 @@ export function isFillError(x: Fill | FillError): x is FillError {
   return (x as FillError).reason !== undefined;
 }
 
+export interface PositionSnapshot {
+  readonly symbol: string;
+  readonly qtyPrecision: number;
+  readonly lots: number;
+  readonly avgEntry: number;
+  readonly realizedPnl: number;
+  readonly feesPaid: number;
+  readonly fills: number;
+  readonly lastFillTimeUs: number;
+}
+
+/** Integer lots of 10^-precision → exact decimal text (e.g. -1234, 3 → "-1.234"). */
+export function lotsText(lots: number, precision: number): string {
+  const neg = lots < 0;
+  const digits = String(Math.abs(lots));
+  if (precision === 0) return (neg ? '-' : '') + digits;
+  const padded = digits.padStart(precision + 1, '0');
+  return `${neg ? '-' : ''}${padded.slice(0, padded.length - precision)}.${padded.slice(padded.length - precision)}`;
+}
+
 export class Position {
   /** Signed position in lots (positive long). */
   lots = 0;
@@ -124,6 +144,27 @@ export class Position {
     if (f.timeUs > this.lastFillTimeUs) this.lastFillTimeUs = f.timeUs;
   }
 
+  /** Everything needed to rebuild this position exactly (warm restart). */
+  toSnapshot(): PositionSnapshot {
+    return { symbol: this.symbol, qtyPrecision: this.qtyPrecision, lots: this.lots, avgEntry: this.avgEntry, realizedPnl: this.realizedPnl, feesPaid: this.feesPaid, fills: this.fills, lastFillTimeUs: this.lastFillTimeUs };
+  }
+
+  static fromSnapshot(s: PositionSnapshot): Position {
+    const p = new Position(s.symbol, s.qtyPrecision);
+    p.lots = s.lots;
+    p.avgEntry = s.avgEntry;
+    p.realizedPnl = s.realizedPnl;
+    p.feesPaid = s.feesPaid;
+    p.fills = s.fills;
+    p.lastFillTimeUs = s.lastFillTimeUs;
+    return p;
+  }
+
+  /** The position as exact decimal text (lots of 10^-qtyPrecision). */
+  qtyText(): string {
+    return lotsText(this.lots, this.qtyPrecision);
+  }
+
   /** Unrealized PnL marked at `price` (mid, or the executable side). */
   unrealizedAt(price: number): number {
     return this.lots === 0 ? 0 : ((price - this.avgEntry) * this.lots) / this.lotsPerUnit;
@@ -159,5 +200,11 @@ export class FillLedger {
 
   get size(): number {
     return this.seen.size;
+  }
+
+  /** The newest `n` ids, oldest first (carried by a warm-restart checkpoint). */
+  recent(n: number): string[] {
+    const all = [...this.seen];
+    return all.length <= n ? all : all.slice(all.length - n);
   }
 }

@@ -17,7 +17,7 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-type CommandName = 'start' | 'demo' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions';
+type CommandName = 'start' | 'demo' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions' | 'migrate' | 'writer';
 
 interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -152,6 +152,25 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
       config: CONFIG_FLAG,
       account: { type: 'string', arg: 'A', help: '(required) account' },
     },
+  },
+  migrate: {
+    summary: 'Apply the database migrations (DATABASE_URL) and exit',
+    usage: `${PROG} migrate`,
+    description:
+      'Creates or upgrades the schema (AETHER_DB_SCHEMA) under an advisory lock: each migration\n' +
+      'applies once, in order. Uses TimescaleDB hypertables when the extension is available, plain\n' +
+      'PostgreSQL tables otherwise (see docs/persistence.md). The engine also migrates at start-up.',
+    flags: { config: CONFIG_FLAG },
+  },
+  writer: {
+    summary: 'Run a database writer: JetStream RECORDS → PostgreSQL (COPY batches)',
+    usage: `${PROG} writer`,
+    description:
+      'Consumes the RECORDS stream with the shared durable consumer and stores batches in\n' +
+      'PostgreSQL, acknowledging after each commit. Run as many replicas as needed; set\n' +
+      'AETHER_WRITER_IN_PROCESS=false on the engines when writers run on their own. Needs NATS_URL\n' +
+      'and DATABASE_URL. Runs until SIGINT or SIGTERM.',
+    flags: { config: CONFIG_FLAG },
   },
 };
 
@@ -346,6 +365,10 @@ function plan(name: CommandName, values: FlagValues, problems: string[]): Plan {
       else cmd = { kind: name, account };
       return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/operator.js')).runOperator(config, log, cmd) };
     }
+    case 'migrate':
+      return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/persist.js')).runMigrate(config, log) };
+    case 'writer':
+      return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/persist.js')).runWriter(config, log) };
     case 'replay': {
       const input = str(values, 'file');
       if (input === undefined || input === '') problems.push('--file FILE is required');

@@ -73,6 +73,30 @@ export interface Config {
   readonly flowWindowSec: number;
   /** Quote notional of the clip whose cost to trade each risk record reports. */
   readonly clipNotional: number;
+  /** PostgreSQL schema that holds the engine's tables (docs/persistence.md). */
+  readonly dbSchema: string;
+  /** Prefix of every Redis key (so parallel runs do not see each other). */
+  readonly redisPrefix: string;
+  /** Period of the book, risk and account snapshots persisted and cached; 0 = off. */
+  readonly snapshotIntervalMs: number;
+  /** Levels per side kept in each persisted book snapshot. */
+  readonly snapshotLevels: number;
+  /** Run the database writer inside the engine process (false: a separate `aether-risk writer`). */
+  readonly writerInProcess: boolean;
+  /** Most records one writer batch (one COPY transaction) holds. */
+  readonly writerBatchMax: number;
+  /** Capacity of the in-process record queue used without NATS. */
+  readonly writerQueueCapacity: number;
+  /** How long JetStream waits for the writer's ack before redelivering, ms. */
+  readonly writerAckWaitMs: number;
+  /** Size and age limits of the JetStream RECORDS stream. */
+  readonly recordsMaxBytes: number;
+  readonly recordsMaxAgeHours: number;
+  /** TimescaleDB policies (ignored on plain PostgreSQL). */
+  readonly compressAfterDays: number;
+  readonly retentionDays: number;
+  /** Time to live of market-data keys in Redis, seconds. */
+  readonly redisMarketTtlSec: number;
 }
 
 /** Keys that can be set; `databaseConfigured` is derived. */
@@ -278,7 +302,7 @@ const settings: SettingTable = {
   databaseUrl: {
     env: 'DATABASE_URL',
     description:
-      'PostgreSQL/TimescaleDB connection URL (reserved: no database writer in this version). PostgreSQL also counts as configured when libpq PGHOST or PGDATABASE is set.',
+      'PostgreSQL/TimescaleDB URL: trades, fills, positions, events, feed gaps and snapshots are written there (docs/persistence.md). Unset = persistence off.',
     allowed: 'a postgres:// or postgresql:// URL',
     defaultText: '(unset: off)',
     defaultValue: () => null,
@@ -286,7 +310,7 @@ const settings: SettingTable = {
   },
   redisUrl: {
     env: 'REDIS_URL',
-    description: 'Redis URL for the latest-risk snapshot cache (reserved: nothing is written to Redis in this version). Unset or empty = off.',
+    description: 'Redis URL for the latest state per instrument and account (a read cache and the warm-restart cache; docs/persistence.md). Unset or empty = off.',
     allowed: 'a redis:// or rediss:// URL',
     defaultText: '(unset: off)',
     defaultValue: () => null,
@@ -481,6 +505,113 @@ const settings: SettingTable = {
     defaultValue: () => 100_000,
     parse: numberIn((n) => n > 0),
   },
+  dbSchema: {
+    env: 'AETHER_DB_SCHEMA',
+    description: 'PostgreSQL schema holding the engine tables; created by the migrations.',
+    allowed: 'a lowercase SQL identifier (a-z, 0-9, _; at most 63 characters, not starting with a digit)',
+    defaultText: 'aether',
+    defaultValue: () => 'aether',
+    parse: (raw) => (typeof raw === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(raw.trim()) ? ok(raw.trim()) : bad()),
+  },
+  redisPrefix: {
+    env: 'AETHER_REDIS_PREFIX',
+    description: 'Prefix of every Redis key the engine writes (keys are <prefix>aether:v1:…).',
+    allowed: 'at most 64 of A-Z a-z 0-9 _ . : -',
+    defaultText: '""',
+    defaultValue: () => '',
+    parse: (raw) => (typeof raw === 'string' && /^[A-Za-z0-9_.:-]{0,64}$/.test(raw.trim()) ? ok(raw.trim()) : bad()),
+  },
+  snapshotIntervalMs: {
+    env: 'AETHER_SNAPSHOT_INTERVAL_MS',
+    description: 'Period of the book, instrument-risk and account-risk snapshots written to PostgreSQL and Redis; 0 = no periodic snapshots.',
+    allowed: '0, or an integer from 100 to 3600000 (milliseconds)',
+    defaultText: '1000',
+    defaultValue: () => 1000,
+    parse: (raw) => {
+      const n = toNumber(raw, true);
+      return n !== null && (n === 0 || (n >= 100 && n <= 3_600_000)) ? ok(n) : bad();
+    },
+  },
+  snapshotLevels: {
+    env: 'AETHER_SNAPSHOT_LEVELS',
+    description: 'Levels per side in each persisted book snapshot.',
+    allowed: 'an integer from 1 to 50',
+    defaultText: '10',
+    defaultValue: () => 10,
+    parse: intIn(1, 50),
+  },
+  writerInProcess: {
+    env: 'AETHER_WRITER_IN_PROCESS',
+    description: 'With NATS and a database configured: also run the database writer inside the engine process. Set false when `aether-risk writer` runs as its own deployment.',
+    allowed: 'true or false',
+    defaultText: 'true',
+    defaultValue: () => true,
+    parse: parseBool,
+  },
+  writerBatchMax: {
+    env: 'AETHER_WRITER_BATCH',
+    description: 'Most records per writer batch (one COPY transaction).',
+    allowed: 'an integer from 1 to 100000',
+    defaultText: '5000',
+    defaultValue: () => 5000,
+    parse: intIn(1, 100_000),
+  },
+  writerQueueCapacity: {
+    env: 'AETHER_WRITER_QUEUE',
+    description: 'Capacity of the in-process record queue used without NATS (half full: snapshots are thinned; full: records are dropped and counted).',
+    allowed: 'an integer from 100 to 10000000',
+    defaultText: '200000',
+    defaultValue: () => 200_000,
+    parse: intIn(100, 10_000_000),
+  },
+  writerAckWaitMs: {
+    env: 'AETHER_WRITER_ACK_WAIT_MS',
+    description: 'How long JetStream waits for the writer to acknowledge a record before redelivering it (a writer that died mid-batch).',
+    allowed: 'an integer from 1000 to 600000 (milliseconds)',
+    defaultText: '30000',
+    defaultValue: () => 30_000,
+    parse: intIn(1000, 600_000),
+  },
+  recordsMaxBytes: {
+    env: 'AETHER_RECORDS_MAX_BYTES',
+    description: 'Size limit of the JetStream RECORDS stream (records waiting for the database). When full, new records are refused (counted), never old ones discarded.',
+    allowed: 'an integer from 1048576 to 1099511627776 (bytes)',
+    defaultText: '4294967296',
+    defaultValue: () => 4 * 1024 ** 3,
+    parse: intIn(1024 * 1024, 1024 ** 4),
+  },
+  recordsMaxAgeHours: {
+    env: 'AETHER_RECORDS_MAX_AGE_HOURS',
+    description: 'Age limit of the JetStream RECORDS stream: how long records wait for a database outage to end.',
+    allowed: 'an integer from 1 to 8760 (hours)',
+    defaultText: '168',
+    defaultValue: () => 168,
+    parse: intIn(1, 8760),
+  },
+  compressAfterDays: {
+    env: 'AETHER_COMPRESS_AFTER_DAYS',
+    description: 'TimescaleDB: compress hypertable chunks older than this (ignored on plain PostgreSQL).',
+    allowed: 'an integer from 1 to 3650 (days)',
+    defaultText: '7',
+    defaultValue: () => 7,
+    parse: intIn(1, 3650),
+  },
+  retentionDays: {
+    env: 'AETHER_RETENTION_DAYS',
+    description: 'TimescaleDB: drop hypertable chunks older than this (trades, snapshots); fills, positions and events are kept.',
+    allowed: 'an integer from 1 to 36500 (days)',
+    defaultText: '90',
+    defaultValue: () => 90,
+    parse: intIn(1, 36_500),
+  },
+  redisMarketTtlSec: {
+    env: 'AETHER_REDIS_TTL_SEC',
+    description: 'Time to live of the market-data keys (top of book, instrument risk) in Redis.',
+    allowed: 'an integer from 1 to 86400 (seconds)',
+    defaultText: '300',
+    defaultValue: () => 300,
+    parse: intIn(1, 86_400),
+  },
 };
 
 const settingKeys = Object.keys(settings) as SettingKey[];
@@ -590,10 +721,18 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
     );
   }
 
-  if (violations.length > 0) throw new ConfigError(violations);
-
   const databaseConfigured =
     values['databaseUrl'] !== null || nonEmpty(env['PGHOST']) !== undefined || nonEmpty(env['PGDATABASE']) !== undefined;
+  // Without NATS the writer sits behind an in-process queue that drops records in a long
+  // outage: fine for development, never for production.
+  if (valid['env'] && valid['databaseUrl'] && valid['natsUrl'] && values['env'] === 'production' && values['databaseUrl'] !== null && values['natsUrl'] === null) {
+    violate(
+      origin['databaseUrl'] ?? 'DATABASE_URL',
+      'requires NATS_URL when AETHER_ENV=production (records reach the database through JetStream; the in-process queue is for development)',
+    );
+  }
+
+  if (violations.length > 0) throw new ConfigError(violations);
 
   const config: Record<string, unknown> = {};
   for (const key of settingKeys) {

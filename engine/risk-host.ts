@@ -22,6 +22,9 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { loadLimitsFile, parseLimits, type LimitsBook } from './limits.js';
 import type { EngineFeed, FeedEvents } from './feed.js';
+import type { RecordSink } from './persist/records.js';
+import type { Checkpoint, CheckpointStore } from './persist/checkpoint.js';
+import { lotsText, type Fill } from '../actors/position.js';
 import { BoardBook, type MarketBoard } from './market-board.js';
 import {
   ACCOUNT_RE,
@@ -111,6 +114,10 @@ export interface RiskHostOptions {
   nc: NatsConnection;
   /** In-process consumers of account risk and state events (gateway, persistence). */
   feed?: EngineFeed;
+  /** Persistence: fills applied and position changes are stored here before a fill is acked. */
+  records?: RecordSink | null;
+  /** Warm-restart checkpoints (engine/persist/checkpoint.ts). */
+  checkpoints?: CheckpointStore | null;
   simulated: boolean;
 }
 
@@ -141,6 +148,15 @@ export class RiskHost implements MarketPort, RiskPort {
   private pool: Piscina | null = null;
   private readonly historical = new Map<string, HistoricalResult & { timeUs: number }>();
   private historicalRunning = false;
+  /** Inline limits set by `admin.v1.limits` (restored after a restart); null = the limits file. */
+  private limitsOverride: unknown = null;
+  /** Fill stream sequences delivered but not yet resolved (applied, duplicate or dead-lettered). */
+  private readonly unresolved = new Set<number>();
+  private maxResolved = 0;
+  /** Fills whose records are still on their way to JetStream, by fill id. */
+  private readonly storing = new Map<string, Promise<void>>();
+  /** Set once a restart has been restored and replayed: checks and fills wait for it. */
+  restoredFrom: { fillSeq: number; replayed: number; source: string } | null = null;
 
   constructor(private readonly opts: RiskHostOptions) {
     this.ns = opts.config.natsNamespace;
@@ -227,6 +243,7 @@ export class RiskHost implements MarketPort, RiskPort {
     } catch {
       await jsm.consumers.add(fillsStream, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30 * 1e9, max_ack_pending: 1000 });
     }
+    await this.restore(fillsStream);
     const consumer = await this.js.consumers.get(fillsStream, durable);
     this.fills = await consumer.consume({ callback: (m) => this.onFill(m) });
 
@@ -238,6 +255,9 @@ export class RiskHost implements MarketPort, RiskPort {
     }
     this.timers.push(setInterval(() => this.sample(), this.opts.config.volIntervalMs));
     this.timers.push(setInterval(() => this.evaluateAll(), EVALUATE_EVERY_MS));
+    if (this.opts.checkpoints != null && this.opts.config.snapshotIntervalMs > 0) {
+      this.timers.push(setInterval(() => this.checkpoint(), this.opts.config.snapshotIntervalMs));
+    }
     this.pool = new Piscina({ filename: siblingModule(import.meta.url, 'risk-task').href, minThreads: 0, maxThreads: 1, idleTimeout: 30_000, maxQueue: 64 });
     this.timers.push(setInterval(() => void this.runHistorical(), HISTORICAL_EVERY_MS));
     for (const t of this.timers) t.unref();
@@ -250,6 +270,8 @@ export class RiskHost implements MarketPort, RiskPort {
     for (const s of this.subs) s.unsubscribe();
     this.fills?.stop();
     await this.flushEvents();
+    await Promise.race([Promise.allSettled([...this.storing.values()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+    if (this.opts.checkpoints != null) this.checkpoint();
     await this.pool?.destroy();
     this.pool = null;
   }
@@ -352,11 +374,56 @@ export class RiskHost implements MarketPort, RiskPort {
   // ------------------------------------------------------------------ fills
 
   private onFill(m: JsMsg): void {
+    if (m.seq <= (this.restoredFrom?.fillSeq ?? 0)) {
+      m.ack(); // already in the restored checkpoint
+      return;
+    }
+    this.unresolved.add(m.seq);
+    const r = this.applyFillMessage(m.data, m.seq, m.subject);
+    if (r.kind === 'deferred') {
+      // The engine follows the symbol but has not loaded its precision yet: try again shortly.
+      this.counters.fillsDeferred++;
+      m.nak(2000);
+      return;
+    }
+    this.resolved(m.seq);
+    if (r.kind === 'dead') return this.deadLetter(m, r.why);
+    // Acknowledged only once the records it produced are stored (JetStream) or queued.
+    const storing = r.stored;
+    if (storing === null) m.ack();
+    else
+      storing.then(
+        () => m.ack(),
+        () => m.nak(1000),
+      );
+  }
+
+  private resolved(seq: number): void {
+    this.unresolved.delete(seq);
+    if (seq > this.maxResolved) this.maxResolved = seq;
+  }
+
+  /** Every fill at or below this stream sequence is in the in-memory state. */
+  get fillWatermark(): number {
+    let min = Infinity;
+    for (const s of this.unresolved) if (s < min) min = s;
+    return min === Infinity ? this.maxResolved : Math.min(this.maxResolved, min - 1);
+  }
+
+  /**
+   * Parse and apply one fill message. `stored` resolves when its records (fill applied,
+   * position after it) are stored; null when there is nothing to wait for.
+   */
+  private applyFillMessage(
+    data: Uint8Array,
+    seq: number,
+    subject: string,
+  ): { kind: 'deferred' } | { kind: 'dead'; why: { reason: string; field: string | null; detail: string } } | { kind: 'ok'; stored: Promise<void> | null } {
     let msg: unknown;
     try {
-      msg = JSON.parse(new TextDecoder().decode(m.data));
+      msg = JSON.parse(new TextDecoder().decode(data));
     } catch {
-      return this.deadLetter(m, { reason: 'MALFORMED', field: null, detail: 'not JSON' });
+      return { kind: 'dead', why: { reason: 'MALFORMED', field: null, detail: 'not JSON' } };
     }
     let deferred = false;
     const f = parseFill(msg, (s) => {
@@ -364,21 +431,122 @@ export class RiskHost implements MarketPort, RiskPort {
       if (p === null) deferred = true;
       return p === null ? 8 : p;
     });
-    if (deferred) {
-      // The engine follows the symbol but has not loaded its precision yet: try again shortly.
-      this.counters.fillsDeferred++;
-      m.nak(2000);
-      return;
-    }
-    if (isFillError(f)) return this.deadLetter(m, f);
-    if (!ACCOUNT_RE.test(f.account)) return this.deadLetter(m, { reason: 'MALFORMED', field: 'account', detail: 'account must be 1–64 of A-Z a-z 0-9 _ -' });
-    const orderId = typeof (msg as { order_id?: unknown }).order_id === 'string' ? (msg as { order_id: string }).order_id : null;
+    if (deferred) return { kind: 'deferred' };
+    if (isFillError(f)) return { kind: 'dead', why: f };
+    if (!ACCOUNT_RE.test(f.account)) return { kind: 'dead', why: { reason: 'MALFORMED', field: 'account', detail: 'account must be 1–64 of A-Z a-z 0-9 _ -' } };
+    const raw = msg as { order_id?: unknown; price?: unknown; qty?: unknown; fee?: unknown };
+    const orderId = typeof raw.order_id === 'string' ? raw.order_id : null;
     const a = this.account(f.account);
-    if (a.applyFill(f, orderId)) this.counters.fillsApplied++;
-    else this.counters.fillsDuplicate++;
+    let stored: Promise<void> | null;
+    if (a.applyFill(f, orderId)) {
+      this.counters.fillsApplied++;
+      stored = this.storeFill(f, raw, orderId, seq, a);
+    } else {
+      this.counters.fillsDuplicate++;
+      stored = this.storing.get(f.fillId) ?? null; // the first delivery's records may still be on their way
+    }
+    void subject;
     a.evaluate(Date.now() * 1000);
     this.drainEvents(a);
-    m.ack();
+    return { kind: 'ok', stored };
+  }
+
+  private storeFill(f: Fill, raw: { price?: unknown; qty?: unknown; fee?: unknown }, orderId: string | null, seq: number, a: AccountActor): Promise<void> | null {
+    const sink = this.opts.records;
+    if (sink == null) return null;
+    const p = a.positions.get(f.symbol)!;
+    const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : fallback);
+    const both = Promise.all([
+      sink.store({
+        k: 'fill',
+        fillId: f.fillId,
+        account: f.account,
+        symbol: f.symbol,
+        side: f.side > 0 ? 'buy' : 'sell',
+        price: text(raw.price, String(f.price)),
+        qty: lotsText(f.lots, p.qtyPrecision),
+        fee: text(raw.fee, String(f.fee)),
+        orderId,
+        streamSeq: seq,
+        timeUs: f.timeUs,
+      }),
+      sink.store({ k: 'position', account: f.account, symbol: f.symbol, fillId: f.fillId, timeUs: f.timeUs, qty: p.qtyText(), avgEntry: p.avgEntry, realizedPnl: p.realizedPnl, feesPaid: p.feesPaid }),
+    ]).then(() => undefined);
+    this.storing.set(f.fillId, both);
+    void both.finally(() => this.storing.delete(f.fillId));
+    return both;
+  }
+
+  // ------------------------------------------------------------------ warm restart
+
+  /** The state a restart resumes from: accounts, inline limits, and the fill watermark. */
+  snapshot(): Checkpoint {
+    return {
+      fillSeq: this.fillWatermark,
+      timeUs: Date.now() * 1000,
+      limits: this.limitsOverride,
+      accounts: [...this.accounts.values()].map((a) => a.toSnapshot(10_000)),
+    };
+  }
+
+  private checkpoint(): void {
+    try {
+      this.opts.checkpoints?.save(this.snapshot());
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'warm-restart checkpoint failed');
+    }
+  }
+
+  /**
+   * Restore the latest checkpoint, then replay every fill after its watermark (up to the
+   * stream's end at start-up) through the same path as live fills: positions and trading
+   * states come out exactly as if the process had never stopped.
+   */
+  private async restore(fillsStream: string): Promise<void> {
+    const store = this.opts.checkpoints;
+    if (store == null) return;
+    const cp = await store.load();
+    let fillSeq = 0;
+    if (cp !== null) {
+      fillSeq = cp.checkpoint.fillSeq;
+      if (cp.checkpoint.limits !== null) {
+        try {
+          this.limits = parseLimits(cp.checkpoint.limits, 'limits');
+          this.limitsOverride = cp.checkpoint.limits;
+        } catch (err) {
+          this.opts.log.error({ err: (err as Error).message }, 'checkpoint limits invalid: using the limits file');
+        }
+      }
+      for (const s of cp.checkpoint.accounts) this.account(s.account).restore(s);
+    }
+    this.maxResolved = fillSeq;
+    const jsm = await jetstreamManager(this.opts.nc);
+    const last = (await jsm.streams.info(fillsStream)).state.last_seq;
+    let replayed = 0;
+    if (last > fillSeq) {
+      const consumer = await this.js.consumers.get(fillsStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fillSeq + 1 });
+      const pending: Promise<void>[] = [];
+      for (let seq = fillSeq + 1; seq <= last; ) {
+        const m = await consumer.next({ expires: 5000 });
+        if (m === null) break;
+        if (m.seq > last) break;
+        seq = m.seq + 1;
+        let r = this.applyFillMessage(m.data, m.seq, m.subject);
+        for (let tries = 0; r.kind === 'deferred' && tries < 300; tries++) {
+          await new Promise((res) => setTimeout(res, 100)); // precision arrives with the first book
+          r = this.applyFillMessage(m.data, m.seq, m.subject);
+        }
+        if (r.kind === 'ok' && r.stored !== null) pending.push(r.stored);
+        if (r.kind !== 'deferred') this.maxResolved = m.seq;
+        replayed++;
+      }
+      await Promise.allSettled(pending);
+    }
+    this.restoredFrom = { fillSeq, replayed, source: cp?.source ?? 'none' };
+    this.opts.log.info(
+      { source: cp?.source ?? 'none', checkpointSeq: fillSeq, replayed, accounts: this.accounts.size },
+      `warm restart: ${cp === null ? 'no checkpoint' : `checkpoint from ${cp.source} at fill ${fillSeq}`}, ${replayed} fill(s) replayed`,
+    );
   }
 
   private deadLetter(m: JsMsg, why: { reason: string; field: string | null; detail: string }): void {
@@ -464,6 +632,7 @@ export class RiskHost implements MarketPort, RiskPort {
     if (cmd === 'limits') {
       try {
         this.limits = req.limits !== undefined ? parseLimits(req.limits, 'limits') : loadLimitsFile(this.opts.config.limitsFile);
+        this.limitsOverride = req.limits !== undefined ? req.limits : null;
       } catch (err) {
         return void m.respond(JSON.stringify({ ok: false, error: (err as Error).message }));
       }

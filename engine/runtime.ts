@@ -12,6 +12,7 @@ import { shardSymbols } from './shard-map.js';
 import { Supervisor } from './supervisor.js';
 import { RiskHost } from './risk-host.js';
 import { EngineFeed } from './feed.js';
+import { startPersistence, type Persistence } from './persist/index.js';
 import { connect as natsConnect } from '@nats-io/transport-node';
 
 export interface EngineOptions {
@@ -27,6 +28,8 @@ export interface Engine {
   readonly supervisor: Supervisor;
   /** In-process fan-out of risk, trades, feed gaps, account risk and events (engine/feed.ts). */
   readonly feed: EngineFeed;
+  /** PostgreSQL, Redis and the record path; null when neither DATABASE_URL nor REDIS_URL is set. */
+  readonly persistence: Promise<Persistence | null>;
   /**
    * Accounts, fills, pre-trade checks (only with NATS configured). Resolves once NATS is
    * reachable: the market feed does not wait for it.
@@ -47,8 +50,8 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
       outputs: {
         nats: config.natsUrl !== null ? 'on' : 'off (NATS_URL not set)',
         log: config.logSummaryMs > 0 ? 'on' : 'off (AETHER_LOG_SUMMARY_MS=0)',
-        postgres: 'off (no writer in this version)',
-        redis: 'off (no writer in this version)',
+        postgres: config.databaseUrl !== null ? `on (schema ${config.dbSchema}, ${config.natsUrl !== null ? 'through JetStream' : 'in-process queue'})` : 'off (DATABASE_URL not set)',
+        redis: config.redisUrl !== null ? 'on' : 'off (REDIS_URL not set)',
       },
       simulated: opts.simulated,
       venue: krakenUrl,
@@ -63,17 +66,39 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
   supervisor.start();
   let riskNats: Awaited<ReturnType<typeof natsConnect>> | null = null;
   let stopping = false;
+  const wantsPersistence = config.databaseUrl !== null || config.redisUrl !== null;
+  const startStores = (nc: Awaited<ReturnType<typeof natsConnect>> | null): Promise<Persistence | null> =>
+    wantsPersistence ? startPersistence({ config, log, feed, board: supervisor.board, slotOf: supervisor.slotOf, latest: supervisor.latest, nc }) : Promise.resolve(null);
+  let resolvePersistence!: (p: Persistence | null) => void;
+  const persistence = new Promise<Persistence | null>((r) => (resolvePersistence = r));
   const riskHost: Promise<RiskHost | null> =
     config.natsUrl === null
-      ? Promise.resolve(null)
+      ? startStores(null)
+          .then(resolvePersistence, (err: Error) => {
+            log.error({ code: 'E_PERSISTENCE', err: err.message }, 'persistence could not start');
+            resolvePersistence(null);
+          })
+          .then(() => null)
       : (async () => {
           riskNats = await natsConnect({ servers: config.natsUrl!.split(','), name: 'aether-risk-host', maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true });
+          if (stopping) {
+            resolvePersistence(null);
+            return null;
+          }
+          let stores: Persistence | null = null;
+          try {
+            stores = await startStores(riskNats);
+          } catch (err) {
+            log.error({ code: 'E_PERSISTENCE', err: (err as Error).message }, 'persistence could not start');
+          }
+          resolvePersistence(stores);
           if (stopping) return null;
-          const host = new RiskHost({ config, log, board: supervisor.board, slotOf: supervisor.slotOf, nc: riskNats, simulated: opts.simulated, feed });
+          const host = new RiskHost({ config, log, board: supervisor.board, slotOf: supervisor.slotOf, nc: riskNats, simulated: opts.simulated, feed, records: stores?.sink ?? null, checkpoints: stores?.checkpoints ?? null });
           await host.start();
           return host;
         })().catch((err: Error) => {
           log.error({ err: err.message }, 'risk host (fills, pre-trade checks) could not start');
+          resolvePersistence(null);
           return null;
         });
   const summary = config.logSummaryMs > 0 ? startSummary(supervisor, log, config.logSummaryMs, opts.simulated) : null;
@@ -82,6 +107,7 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
     supervisor,
     feed,
     riskHost,
+    persistence,
     symbols,
     stop: () => {
       stopped ??= (async () => {
@@ -90,8 +116,11 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
         // A risk host still waiting for NATS is abandoned; a running one stops first.
         const host = await Promise.race([riskHost, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
         await host?.stop();
-        await (riskNats as Awaited<ReturnType<typeof natsConnect>> | null)?.drain().catch(() => undefined);
+        // Workers stop first (their last trades and gaps reach the feed), then the stores.
         await supervisor.stop();
+        const stores = await Promise.race([persistence, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+        await stores?.stop();
+        await (riskNats as Awaited<ReturnType<typeof natsConnect>> | null)?.drain().catch(() => undefined);
         log.info({}, 'engine stopped');
       })();
       return stopped;

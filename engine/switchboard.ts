@@ -80,3 +80,27 @@ export function streamName(namespace: string, stream: 'FILLS' | 'DEADLETTER' | '
 export function fillsConsumerName(namespace: string): string {
   return namespace === '' ? 'aether-fills' : `aether-fills-${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }
+
+// ---- persistence ----
+//
+//   [<ns>.]records.v1.<kind>     records to keep: trade · fill · position · event · gap ·
+//                                book · risk · account · state (JetStream stream RECORDS, JSON)
+
+export function recordsSubject(namespace: string, kind: string): string {
+  return ns(namespace, `records.v1.${kind}`);
+}
+export function recordsWildcard(namespace: string): string {
+  return ns(namespace, 'records.v1.*');
+}
+export function recordsStreamName(namespace: string): string {
+  return namespace === '' ? 'AETHER_RECORDS' : `AETHER_${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}_RECORDS`;
+}
+/** The durable consumer every writer replica shares. */
+export function writerConsumerName(namespace: string): string {
+  return namespace === '' ? 'aether-writer' : `aether-writer-${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/** Redis keys: `<prefix>aether:v1:<kind>:<id>`. */
+export function redisKey(prefix: string, kind: 'risk' | 'top' | 'account' | 'engine', id: string): string {
+  return `${prefix}aether:v1:${kind}:${id}`;
+}
