@@ -456,6 +456,8 @@ export class RiskHost implements MarketPort, RiskPort {
     if (sink == null) return null;
     const p = a.positions.get(f.symbol)!;
     const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : fallback);
+    // A fill without its own timestamp is recorded at the time it was applied.
+    const timeUs = f.timeUs >= 0 ? f.timeUs : Date.now() * 1000;
     const both = Promise.all([
       sink.store({
         k: 'fill',
@@ -468,9 +470,9 @@ export class RiskHost implements MarketPort, RiskPort {
         fee: text(raw.fee, String(f.fee)),
         orderId,
         streamSeq: seq,
-        timeUs: f.timeUs,
+        timeUs,
       }),
-      sink.store({ k: 'position', account: f.account, symbol: f.symbol, fillId: f.fillId, timeUs: f.timeUs, qty: p.qtyText(), avgEntry: p.avgEntry, realizedPnl: p.realizedPnl, feesPaid: p.feesPaid }),
+      sink.store({ k: 'position', account: f.account, symbol: f.symbol, fillId: f.fillId, timeUs, qty: p.qtyText(), avgEntry: p.avgEntry, realizedPnl: p.realizedPnl, feesPaid: p.feesPaid }),
     ]).then(() => undefined);
     this.storing.set(f.fillId, both);
     void both.finally(() => this.storing.delete(f.fillId));
