@@ -54,13 +54,14 @@ function essence(c: Checkpoint): string {
 
 export function createCheckpointStore(o: CheckpointStoreOptions): CheckpointStore {
   const key = redisKey(o.redisPrefix, 'engine', o.id);
-  let last = -1;
+  let last = '';
   let lastTime = 0;
   return {
     save(cp) {
-      // Unchanged state is not written again more than once a minute.
-      if (cp.fillSeq === last && cp.timeUs - lastTime < 60_000_000) return;
-      last = cp.fillSeq;
+      // An unchanged state (same fills, same trading states) is written again once a minute.
+      const text = JSON.stringify({ ...cp, timeUs: 0 });
+      if (text === last && cp.timeUs - lastTime < 60_000_000) return;
+      last = text;
       lastTime = cp.timeUs;
       o.redis?.set(key, cp);
       o.sink?.offer({ k: 'state', id: o.id, fillSeq: cp.fillSeq, timeUs: cp.timeUs, state: cp });
