@@ -27,6 +27,7 @@ import type { PersistRecord, RecordSink } from './records.js';
 import { RedisState } from './redis-state.js';
 import { migrate, type DbFlavor } from './schema.js';
 import { PgWriter } from './writer.js';
+import { observePersistence } from './metrics.js';
 
 export { migrate } from './schema.js';
 export { PgWriter } from './writer.js';
@@ -220,12 +221,7 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
         : 'persistence: no database configured',
   );
 
-  return {
-    sink,
-    checkpoints,
-    redis,
-    pool,
-    status: () => ({
+  const status = (): PersistenceStatus => ({
       mode,
       database: { configured: pool !== null, flavor, ok: pool === null || (dbError === null && (jsWriter?.counters.failingFor ?? embedded?.counters.failingFor ?? 0) === 0), error: dbError },
       redis: { configured: redis !== null, connected: redis?.connected ?? false, pendingKeys: redis?.pendingKeys ?? 0 },
@@ -236,8 +232,16 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
         ...(embedded !== null ? prefixed('queue', embedded.counters) : {}),
         ...(redis !== null ? prefixed('redis', redis.counters) : {}),
       },
-    }),
+    });
+  observePersistence(status);
+  return {
+    sink,
+    checkpoints,
+    redis,
+    pool,
+    status,
     stop: async () => {
+      observePersistence(null);
       if (timer !== null) clearInterval(timer);
       for (const u of unsubs) u();
       snapshot();
