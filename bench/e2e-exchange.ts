@@ -229,7 +229,7 @@ serveIpc(async (msg) => {
         port: 0,
         pairs: defaultSimPairs(symbols),
         bookRatePerSymbol: msg.ratePerSymbol as number,
-        tradeRatio: 0,
+        tradeRatio: (msg.tradeRatio as number | undefined) ?? 0,
         tickerRatio: 0,
         seed: msg.seed as number,
       });

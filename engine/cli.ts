@@ -17,7 +17,7 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-type CommandName = 'start' | 'demo' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions' | 'migrate' | 'writer';
+type CommandName = 'start' | 'demo' | 'gateway' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions' | 'migrate' | 'writer';
 
 interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -70,7 +70,20 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
       config: CONFIG_FLAG,
       'symbols-count': { type: 'string', arg: 'N', help: 'number of simulated symbols, 1..1000 (AETHER_SIM_SYMBOLS)' },
       rate: { type: 'string', arg: 'N', help: 'book messages per second per symbol, 0 < N <= 100000 (AETHER_SIM_RATE)' },
-      port: { type: 'string', arg: 'N', help: 'HTTP/WebSocket port, 0 = any free port (PORT; reserved, no HTTP server in this version)' },
+      port: { type: 'string', arg: 'N', help: 'HTTP/WebSocket gateway port, 0 = any free port (PORT)' },
+    },
+  },
+  gateway: {
+    summary: 'Run the HTTP/WebSocket gateway as its own process, fed from NATS',
+    usage: `${PROG} gateway [flags]`,
+    description:
+      'Serves /v1/stream, the REST snapshots, /healthz, /readyz and /metrics on PORT with the\n' +
+      'risk, account risk and events that the engine publishes on NATS (NATS_URL, in\n' +
+      'AETHER_NATS_NAMESPACE). Order books and trades are served only by the gateway embedded\n' +
+      'in `start`/`demo`. See docs/streaming.md. Runs until SIGINT or SIGTERM.',
+    flags: {
+      config: CONFIG_FLAG,
+      port: { type: 'string', arg: 'N', help: 'HTTP/WebSocket port, 0 = any free port (PORT)' },
     },
   },
   record: {
@@ -318,6 +331,13 @@ function plan(name: CommandName, values: FlagValues, problems: string[]): Plan {
         },
         overrideNames: { simSymbols: '--symbols-count', simRate: '--rate', port: '--port', simulation: 'demo (always simulation)' },
         run: async (config, log) => (await import('./commands/demo.js')).runDemo(config, log),
+      };
+    case 'gateway':
+      return {
+        file,
+        overrides: { port: str(values, 'port') },
+        overrideNames: { port: '--port' },
+        run: async (config, log) => (await import('./gateway/standalone.js')).runGateway(config, log),
       };
     case 'record': {
       const out = str(values, 'out');

@@ -10,6 +10,7 @@
  * receives a `Config`. docs/configuration.md documents every setting; a test checks that it
  * lists every entry of `configKeys`.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -73,6 +74,31 @@ export interface Config {
   readonly flowWindowSec: number;
   /** Quote notional of the clip whose cost to trade each risk record reports. */
   readonly clipNotional: number;
+  /** Run the HTTP/WebSocket gateway on PORT (docs/streaming.md). */
+  readonly gateway: boolean;
+  /** Address the gateway binds. */
+  readonly gatewayHost: string;
+  /** SHA-256 digests (hex) of the tokens in AETHER_GATEWAY_TOKENS; the tokens themselves are not kept. */
+  readonly gatewayTokens: readonly string[];
+  /** File of gateway bearer tokens, one per line; null = none. */
+  readonly gatewayTokensFile: string | null;
+  /** Browser origins allowed besides the gateway's own, normalised to scheme://host[:port]. */
+  readonly gatewayOrigins: readonly string[];
+  readonly gatewayMaxConnections: number;
+  readonly gatewayMaxConnectionsPerIp: number;
+  /** Control messages per second per connection (token-bucket refill) and the bucket size. */
+  readonly gatewayControlRate: number;
+  readonly gatewayControlBurst: number;
+  readonly gatewayIdleTimeoutSec: number;
+  readonly gatewayMaxMessageBytes: number;
+  /** Send-buffer bytes past which a client gets latest-value-only delivery, and past which it is closed. */
+  readonly gatewayConflateBytes: number;
+  readonly gatewayCloseBytes: number;
+  /** In latest-value mode, each channel's newest value at most once per this interval. */
+  readonly gatewayConflateIntervalMs: number;
+  /** Levels per side in book.<SYMBOL> messages, and how often books are polled for changes. */
+  readonly gatewayBookLevels: number;
+  readonly gatewayBookIntervalMs: number;
   /** PostgreSQL schema that holds the engine's tables (docs/persistence.md). */
   readonly dbSchema: string;
   /** Prefix of every Redis key (so parallel runs do not see each other). */
@@ -242,6 +268,35 @@ function parseSymbols(raw: unknown): Parsed<SymbolSelection> {
   return ok({ kind: 'list', symbols: items });
 }
 
+const MIN_GATEWAY_TOKEN = 16;
+
+/** Gateway tokens are hashed here, so the configuration never holds them in clear. */
+function parseGatewayTokens(raw: unknown): Parsed<readonly string[]> {
+  let items: string[];
+  if (raw === null) return ok([]);
+  if (typeof raw === 'string') items = raw.trim() === '' ? [] : raw.split(',').map((s) => s.trim());
+  else if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) items = (raw as string[]).map((s) => s.trim());
+  else return bad();
+  if (!items.every((t) => t.length >= MIN_GATEWAY_TOKEN && !/\s/.test(t))) return bad();
+  return ok(items.map((t) => createHash('sha256').update(t, 'utf8').digest('hex')));
+}
+
+function parseOrigins(raw: unknown): Parsed<readonly string[]> {
+  let items: string[];
+  if (raw === null) return ok([]);
+  if (typeof raw === 'string') items = raw.trim() === '' ? [] : raw.split(',').map((s) => s.trim());
+  else if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) items = (raw as string[]).map((s) => s.trim());
+  else return bad();
+  const out: string[] = [];
+  for (const item of items) {
+    if (!URL.canParse(item)) return bad();
+    const u = new URL(item);
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '' || /[/?#]./.test(item.slice(u.protocol.length + 2))) return bad();
+    out.push(u.origin.toLowerCase());
+  }
+  return ok(out);
+}
+
 function numberIn(test: (n: number) => boolean): (raw: unknown) => Parsed<number> {
   return (raw) => {
     const n = toNumber(raw, false);
@@ -277,7 +332,7 @@ const settings: SettingTable = {
   },
   port: {
     env: 'PORT',
-    description: 'HTTP/WebSocket port for health, metrics and the browser feed (reserved: no HTTP server in this version).',
+    description: 'Port of the HTTP/WebSocket gateway: /v1/stream, REST snapshots, /healthz, /readyz, /metrics and the dashboard (docs/streaming.md).',
     allowed: 'an integer from 0 to 65535 (0 = any free port)',
     defaultText: '8080',
     defaultValue: () => 8080,
@@ -505,6 +560,134 @@ const settings: SettingTable = {
     defaultValue: () => 100_000,
     parse: numberIn((n) => n > 0),
   },
+  gateway: {
+    env: 'AETHER_GATEWAY',
+    description: 'Run the HTTP/WebSocket gateway on PORT: /v1/stream, REST snapshots, /healthz, /readyz, /metrics and the dashboard (docs/streaming.md).',
+    allowed: 'a boolean: true/false, 1/0, yes/no or on/off (any case)',
+    defaultText: 'true',
+    defaultValue: () => true,
+    parse: parseBool,
+  },
+  gatewayHost: {
+    env: 'AETHER_GATEWAY_HOST',
+    description: 'Address the gateway listens on.',
+    allowed: 'an IPv4 or IPv6 address or a host name',
+    defaultText: '0.0.0.0',
+    defaultValue: () => '0.0.0.0',
+    parse: (raw) => (typeof raw === 'string' && /^[A-Za-z0-9.:-]{1,253}$/.test(raw.trim()) ? ok(raw.trim()) : bad()),
+  },
+  gatewayTokens: {
+    env: 'AETHER_GATEWAY_TOKENS',
+    description: 'Bearer tokens accepted by the gateway, comma-separated. Only their SHA-256 digests are kept in memory; never logged. Required in production unless AETHER_GATEWAY_TOKENS_FILE is set.',
+    allowed: `a comma-separated list of tokens of at least ${MIN_GATEWAY_TOKEN} characters without spaces or commas`,
+    defaultText: '(unset: no tokens)',
+    defaultValue: () => [],
+    parse: parseGatewayTokens,
+  },
+  gatewayTokensFile: {
+    env: 'AETHER_GATEWAY_TOKENS_FILE',
+    description: 'File of gateway bearer tokens, one per line (# comments); re-read when it changes, and connections whose token was removed are closed (4401).',
+    allowed: 'a file path',
+    defaultText: '(unset)',
+    defaultValue: () => null,
+    parse: (raw) => (raw === null || raw === '' ? ok(null) : typeof raw === 'string' ? ok(raw.trim()) : bad()),
+  },
+  gatewayOrigins: {
+    env: 'AETHER_GATEWAY_ORIGINS',
+    description: 'Browser origins allowed to open /v1/stream besides the gateway\'s own (the served dashboard). Requests without an Origin header (non-browser clients) are not affected.',
+    allowed: 'a comma-separated list of origins such as https://risk.example.com (scheme, host and optional port; no path, no wildcard)',
+    defaultText: '(unset: same origin only)',
+    defaultValue: () => [],
+    parse: parseOrigins,
+  },
+  gatewayMaxConnections: {
+    env: 'AETHER_GATEWAY_MAX_CONNECTIONS',
+    description: 'Most WebSocket connections the gateway holds; more are refused with HTTP 503.',
+    allowed: 'an integer from 1 to 1000000',
+    defaultText: '10000',
+    defaultValue: () => 10_000,
+    parse: intIn(1, 1_000_000),
+  },
+  gatewayMaxConnectionsPerIp: {
+    env: 'AETHER_GATEWAY_MAX_CONNECTIONS_PER_IP',
+    description: 'Most WebSocket connections from one client address; more are refused with HTTP 429.',
+    allowed: 'an integer from 1 to 1000000',
+    defaultText: '20',
+    defaultValue: () => 20,
+    parse: intIn(1, 1_000_000),
+  },
+  gatewayControlRate: {
+    env: 'AETHER_GATEWAY_CONTROL_RATE',
+    description: 'Control messages (subscribe, unsubscribe, ping) per second per connection, sustained (token-bucket refill).',
+    allowed: 'a number greater than 0 and at most 1000',
+    defaultText: '2',
+    defaultValue: () => 2,
+    parse: numberIn((n) => n > 0 && n <= 1000),
+  },
+  gatewayControlBurst: {
+    env: 'AETHER_GATEWAY_CONTROL_BURST',
+    description: 'Control messages a connection may send at once (bucket size). Past it messages are refused (RATE_LIMITED); one more burst and the connection is closed (4008).',
+    allowed: 'an integer from 1 to 10000',
+    defaultText: '20',
+    defaultValue: () => 20,
+    parse: intIn(1, 10_000),
+  },
+  gatewayIdleTimeoutSec: {
+    env: 'AETHER_GATEWAY_IDLE_TIMEOUT_SEC',
+    description: 'A connection from which nothing (message or pong) arrives for this long is closed (4010); the gateway pings at half of it.',
+    allowed: 'an integer from 1 to 900 (seconds)',
+    defaultText: '60',
+    defaultValue: () => 60,
+    parse: intIn(1, 900),
+  },
+  gatewayMaxMessageBytes: {
+    env: 'AETHER_GATEWAY_MAX_MESSAGE_BYTES',
+    description: 'Largest inbound WebSocket message; a larger one closes the connection (1009).',
+    allowed: 'an integer from 256 to 65536 (bytes)',
+    defaultText: '4096',
+    defaultValue: () => 4096,
+    parse: intIn(256, 65_536),
+  },
+  gatewayConflateBytes: {
+    env: 'AETHER_GATEWAY_CONFLATE_BYTES',
+    description: 'A client whose send buffer passes this many bytes gets latest-value-only delivery until it drains below half of it.',
+    allowed: 'an integer from 1024 to 1073741824 (bytes)',
+    defaultText: '65536',
+    defaultValue: () => 64 * 1024,
+    parse: intIn(1024, 1024 ** 3),
+  },
+  gatewayCloseBytes: {
+    env: 'AETHER_GATEWAY_CLOSE_BYTES',
+    description: 'A client whose send buffer passes this many bytes is closed as a slow consumer (4001).',
+    allowed: 'an integer from 2048 to 2147483647 (bytes), greater than AETHER_GATEWAY_CONFLATE_BYTES',
+    defaultText: '262144',
+    defaultValue: () => 256 * 1024,
+    parse: intIn(2048, 2 ** 31 - 1),
+  },
+  gatewayConflateIntervalMs: {
+    env: 'AETHER_GATEWAY_CONFLATE_INTERVAL_MS',
+    description: 'In latest-value mode, each channel\'s newest value is sent at most once per this interval (and at once when the buffer drains).',
+    allowed: 'an integer from 10 to 60000 (milliseconds)',
+    defaultText: '1000',
+    defaultValue: () => 1000,
+    parse: intIn(10, 60_000),
+  },
+  gatewayBookLevels: {
+    env: 'AETHER_GATEWAY_BOOK_LEVELS',
+    description: 'Levels per side in book.<SYMBOL> messages (at most the subscribed depth).',
+    allowed: 'an integer from 1 to 50',
+    defaultText: '10',
+    defaultValue: () => 10,
+    parse: intIn(1, 50),
+  },
+  gatewayBookIntervalMs: {
+    env: 'AETHER_GATEWAY_BOOK_INTERVAL_MS',
+    description: 'How often the gateway reads subscribed books from the market board; a changed book is sent once per interval.',
+    allowed: 'an integer from 10 to 10000 (milliseconds)',
+    defaultText: '100',
+    defaultValue: () => 100,
+    parse: intIn(10, 10_000),
+  },
   dbSchema: {
     env: 'AETHER_DB_SCHEMA',
     description: 'PostgreSQL schema holding the engine tables; created by the migrations.',
@@ -701,7 +884,7 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
       } else {
         valid[key] = false;
         // Secrets are never echoed back, not even in an error.
-        violate(label, parsed.message ?? `must be ${setting.allowed}${key === 'adminToken' ? '' : ` (got ${show(raw)})`}`);
+        violate(label, parsed.message ?? `must be ${setting.allowed}${key === 'adminToken' || key === 'gatewayTokens' ? '' : ` (got ${show(raw)})`}`);
       }
     }
   }
@@ -711,6 +894,12 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
     violate(
       origin['shardIndex'] ?? 'shardIndex',
       `must be less than the shard count ${String(values['shardCount'])} from ${origin['shardCount'] ?? 'shardCount'} (got ${String(values['shardIndex'])})`,
+    );
+  }
+  if (valid['gatewayConflateBytes'] && valid['gatewayCloseBytes'] && (values['gatewayCloseBytes'] as number) <= (values['gatewayConflateBytes'] as number)) {
+    violate(
+      origin['gatewayCloseBytes'] ?? 'gatewayCloseBytes',
+      `must be greater than the conflation threshold ${String(values['gatewayConflateBytes'])} from ${origin['gatewayConflateBytes'] ?? 'gatewayConflateBytes'} (got ${String(values['gatewayCloseBytes'])})`,
     );
   }
   if (valid['simulation'] && valid['env'] && values['simulation'] === true && values['env'] === 'production') {
@@ -791,6 +980,7 @@ export function redactedConfig(config: Config): Config {
     redisUrl: redact(config.redisUrl),
     krakenUrl: redactUrlCredentials(config.krakenUrl),
     adminToken: config.adminToken === null ? null : '***',
+    gatewayTokens: config.gatewayTokens.map(() => '***'),
   });
 }
 

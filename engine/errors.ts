@@ -23,6 +23,7 @@ export const ErrorCode = {
   E_UWS_NATIVE: 'E_UWS_NATIVE',
   E_REPLAY_INPUT: 'E_REPLAY_INPUT',
   E_CONNECT_BUDGET: 'E_CONNECT_BUDGET',
+  E_GATEWAY_LISTEN: 'E_GATEWAY_LISTEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -42,6 +43,7 @@ export const errorCatalogue: Readonly<Record<ErrorCode, string>> = Object.freeze
   E_UWS_NATIVE: 'The uWebSockets.js native binary did not load (the slow JS fallback is refused).',
   E_REPLAY_INPUT: 'The replay/record file is missing, unreadable or not a valid recording.',
   E_CONNECT_BUDGET: 'Reconnecting now would exceed the Kraken connection budget; the attempt is delayed.',
+  E_GATEWAY_LISTEN: 'The HTTP/WebSocket gateway could not listen on PORT (in use or not permitted).',
 });
 
 export class AetherError extends Error {

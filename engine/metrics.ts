@@ -2,7 +2,7 @@
  * Prometheus metrics (prom-client), one registry for the process. Workers count in their own
  * thread and report totals to the supervisor, which sets these gauges/counters here.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerStats } from './worker-protocol.js';
 
 export const registry = new Registry();
@@ -46,4 +46,51 @@ export const metrics = {
       for (const state of BOOK_HEALTH) this.bookHealth.set({ symbol: sym.symbol, state }, state === sym.health ? 1 : 0);
     }
   },
+};
+
+/**
+ * The HTTP/WebSocket gateway (engine/gateway/). Refusals carry a `reason` label, one per
+ * distinct HTTP status or close code (docs/streaming.md lists them).
+ */
+export const gatewayMetrics = {
+  clients: new Gauge({ name: 'aether_gateway_clients', help: 'Open WebSocket connections on /v1/stream', registers: [registry] }),
+  connections: new Counter({ name: 'aether_gateway_connections_total', help: 'WebSocket connections accepted', registers: [registry] }),
+  refusals: new Counter({
+    name: 'aether_gateway_refusals_total',
+    help: 'Connections or messages refused: unauthorized (401), origin (403), ip_limit (429), server_full (503), message_too_big (1009), rate_limited (4008), idle_timeout (4010), token_revoked (4401)',
+    labelNames: ['reason'],
+    registers: [registry],
+  }),
+  conflations: new Counter({ name: 'aether_gateway_conflations_total', help: 'Times a client was switched to latest-value-only delivery because its send buffer passed AETHER_GATEWAY_CONFLATE_BYTES', registers: [registry] }),
+  conflatedUpdates: new Counter({
+    name: 'aether_gateway_conflated_updates_total',
+    help: 'Updates superseded before delivery, by cause: rate (the client asked for maxRateHz) or backpressure (latest-value mode)',
+    labelNames: ['cause'],
+    registers: [registry],
+  }),
+  slowClientCloses: new Counter({ name: 'aether_gateway_slow_client_closes_total', help: 'Clients closed (4001) because their send buffer passed AETHER_GATEWAY_CLOSE_BYTES', registers: [registry] }),
+  sendDropped: new Counter({ name: 'aether_gateway_send_dropped_total', help: 'Messages uWebSockets.js dropped at its backpressure limit (the client is then closed as slow)', registers: [registry] }),
+  messagesSent: new Counter({ name: 'aether_gateway_messages_sent_total', help: 'Messages sent to WebSocket clients (control and data)', registers: [registry] }),
+  updates: new Counter({ name: 'aether_gateway_updates_total', help: 'Updates fanned out (counted once per update, not per client)', labelNames: ['kind'], registers: [registry] }),
+  controlMessages: new Counter({ name: 'aether_gateway_control_messages_total', help: 'Control messages received, by op', labelNames: ['op'], registers: [registry] }),
+  errors: new Counter({ name: 'aether_gateway_errors_total', help: 'Error replies sent to clients, by code', labelNames: ['code'], registers: [registry] }),
+  httpRequests: new Counter({ name: 'aether_http_requests_total', help: 'HTTP requests served, by route and status', labelNames: ['route', 'status'], registers: [registry] }),
+  ready: new Gauge({ name: 'aether_ready', help: 'Readiness as /readyz last evaluated it (1 ready, 0 not)', registers: [registry] }),
+  componentOk: new Gauge({ name: 'aether_component_ok', help: 'Per readiness component: 1 ok, 0 failing', labelNames: ['component'], registers: [registry] }),
+};
+
+/** Latency of the main-thread hot paths (the per-frame path runs in workers; see docs/benchmarks.md). */
+export const latencyMetrics = {
+  preTradeCheck: new Histogram({
+    name: 'aether_pretrade_check_seconds',
+    help: 'Time to decide one pre-trade check (parse, limits, live-book walk, reply)',
+    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [registry],
+  }),
+  riskDelivery: new Histogram({
+    name: 'aether_risk_delivery_seconds',
+    help: 'Frame receive (in the worker) to the risk record reaching the main thread\'s feed (includes the 250 ms worker report interval)',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
 };

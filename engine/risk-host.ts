@@ -26,6 +26,8 @@ import type { RecordSink } from './persist/records.js';
 import type { Checkpoint, CheckpointStore } from './persist/checkpoint.js';
 import { lotsText, type Fill } from '../actors/position.js';
 import { BoardBook, type MarketBoard } from './market-board.js';
+import { latencyMetrics } from './metrics.js';
+import { SpanName, traced } from './tracing.js';
 import {
   ACCOUNT_RE,
   adminSubject,
@@ -248,7 +250,7 @@ export class RiskHost implements MarketPort, RiskPort {
     this.fills = await consumer.consume({ callback: (m) => this.onFill(m) });
 
     const nc = this.opts.nc;
-    this.subs.push(nc.subscribe(preTradeSubject(this.ns), { callback: (err, m) => (err === null ? this.onCheck(m) : undefined) }));
+    this.subs.push(nc.subscribe(preTradeSubject(this.ns), { callback: (err, m) => (err === null ? this.timedCheck(m) : undefined) }));
     this.subs.push(nc.subscribe(releaseOrderSubject(this.ns), { callback: (err, m) => (err === null ? this.onRelease(m) : undefined) }));
     for (const cmd of ['halt', 'release', 'limits', 'positions'] as const) {
       this.subs.push(nc.subscribe(adminSubject(this.ns, cmd), { callback: (err, m) => (err === null ? this.onAdmin(cmd, m) : undefined) }));
@@ -565,6 +567,13 @@ export class RiskHost implements MarketPort, RiskPort {
   }
 
   // ------------------------------------------------------------------ pre-trade
+
+  /** One pre-trade check inside a tracing span, timed into aether_pretrade_check_seconds. */
+  private timedCheck(m: Msg): void {
+    const t0 = performance.now();
+    traced(SpanName.PRE_TRADE_CHECK, undefined, () => this.onCheck(m));
+    latencyMetrics.preTradeCheck.observe((performance.now() - t0) / 1000);
+  }
 
   private onCheck(m: Msg): void {
     this.counters.checks++;

@@ -12,6 +12,9 @@ import { shardSymbols } from './shard-map.js';
 import { Supervisor } from './supervisor.js';
 import { RiskHost } from './risk-host.js';
 import { EngineFeed } from './feed.js';
+import { HealthRegistry } from './health.js';
+import { resolveAuth, type Gateway } from './gateway/index.js';
+import { wireGateway } from './gateway/embedded.js';
 import { startPersistence, type Persistence } from './persist/index.js';
 import { connect as natsConnect } from '@nats-io/transport-node';
 
@@ -36,10 +39,16 @@ export interface Engine {
    */
   readonly riskHost: Promise<RiskHost | null>;
   readonly symbols: readonly string[];
+  /** Readiness components (GET /readyz); persistence registers its own here too. */
+  readonly health: HealthRegistry;
+  /** The HTTP/WebSocket gateway on PORT (docs/streaming.md); null when off or not bound. */
+  readonly gateway: Gateway | null;
   stop(): Promise<void>;
 }
 
 export async function startEngine(config: Config, log: Logger, opts: EngineOptions): Promise<Engine> {
+  // Gateway tokens first: production without them is refused before any socket opens.
+  const gatewayAuth = config.gateway ? resolveAuth(config) : null;
   const krakenUrl = opts.krakenUrl ?? config.krakenUrl;
   // One connection budget for the whole process: discovery and every worker draw from it.
   const budget = ConnectBudget.create(config.connectBudget);
@@ -63,6 +72,9 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
   );
   const feed = new EngineFeed();
   const supervisor = new Supervisor({ config, log, symbols, krakenUrl, simulated: opts.simulated, onRisk: opts.onRisk, budget, feed });
+  const health = new HealthRegistry();
+  // Binds PORT before the workers start (production refuses to run without it).
+  const wiring = wireGateway({ config, log, supervisor, feed, simulated: opts.simulated, health, auth: gatewayAuth });
   supervisor.start();
   let riskNats: Awaited<ReturnType<typeof natsConnect>> | null = null;
   let stopping = false;
@@ -81,6 +93,7 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
           .then(() => null)
       : (async () => {
           riskNats = await natsConnect({ servers: config.natsUrl!.split(','), name: 'aether-risk-host', maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true });
+          wiring.watchNats(riskNats);
           if (stopping) {
             resolvePersistence(null);
             return null;
@@ -101,6 +114,7 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
           resolvePersistence(null);
           return null;
         });
+  wiring.bind(riskHost, persistence);
   const summary = config.logSummaryMs > 0 ? startSummary(supervisor, log, config.logSummaryMs, opts.simulated) : null;
   let stopped: Promise<void> | null = null;
   return {
@@ -109,9 +123,13 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
     riskHost,
     persistence,
     symbols,
+    health,
+    gateway: wiring.gateway,
     stop: () => {
       stopped ??= (async () => {
         if (summary !== null) clearInterval(summary);
+        // Clients are told first (1001), then the engine stops underneath them.
+        await wiring.stop();
         stopping = true;
         // A risk host still waiting for NATS is abandoned; a running one stops first.
         const host = await Promise.race([riskHost, new Promise<null>((r) => setTimeout(() => r(null), 100))]);

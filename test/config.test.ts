@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,22 @@ t.test('config - parses every environment variable into its typed field', async 
       AETHER_COMPRESS_AFTER_DAYS: '2',
       AETHER_RETENTION_DAYS: '30',
       AETHER_REDIS_TTL_SEC: '60',
+      AETHER_GATEWAY: 'off',
+      AETHER_GATEWAY_HOST: '127.0.0.1',
+      AETHER_GATEWAY_TOKENS: 'token-one-0123456789, token-two-0123456789',
+      AETHER_GATEWAY_TOKENS_FILE: '/run/secrets/gateway-tokens',
+      AETHER_GATEWAY_ORIGINS: 'https://Risk.Example.com, http://localhost:3000',
+      AETHER_GATEWAY_MAX_CONNECTIONS: '500',
+      AETHER_GATEWAY_MAX_CONNECTIONS_PER_IP: '5',
+      AETHER_GATEWAY_CONTROL_RATE: '0.5',
+      AETHER_GATEWAY_CONTROL_BURST: '4',
+      AETHER_GATEWAY_IDLE_TIMEOUT_SEC: '30',
+      AETHER_GATEWAY_MAX_MESSAGE_BYTES: '1024',
+      AETHER_GATEWAY_CONFLATE_BYTES: '2048',
+      AETHER_GATEWAY_CLOSE_BYTES: '8192',
+      AETHER_GATEWAY_CONFLATE_INTERVAL_MS: '250',
+      AETHER_GATEWAY_BOOK_LEVELS: '25',
+      AETHER_GATEWAY_BOOK_INTERVAL_MS: '50',
     },
   });
   const expected: Omit<Config, 'symbols'> = {
@@ -140,6 +157,23 @@ t.test('config - parses every environment variable into its typed field', async 
     compressAfterDays: 2,
     retentionDays: 30,
     redisMarketTtlSec: 60,
+    gateway: false,
+    gatewayHost: '127.0.0.1',
+    // Only SHA-256 digests of the tokens are kept.
+    gatewayTokens: [createHash('sha256').update('token-one-0123456789').digest('hex'), createHash('sha256').update('token-two-0123456789').digest('hex')],
+    gatewayTokensFile: '/run/secrets/gateway-tokens',
+    gatewayOrigins: ['https://risk.example.com', 'http://localhost:3000'],
+    gatewayMaxConnections: 500,
+    gatewayMaxConnectionsPerIp: 5,
+    gatewayControlRate: 0.5,
+    gatewayControlBurst: 4,
+    gatewayIdleTimeoutSec: 30,
+    gatewayMaxMessageBytes: 1024,
+    gatewayConflateBytes: 2048,
+    gatewayCloseBytes: 8192,
+    gatewayConflateIntervalMs: 250,
+    gatewayBookLevels: 25,
+    gatewayBookIntervalMs: 50,
   };
   t.match(c, expected);
   t.same(c.symbols, { kind: 'list', symbols: ['SOL/USD', '1INCH/EUR'] });
@@ -381,4 +415,11 @@ t.test('config - docs/configuration.md lists every setting in its table', async 
     t.equal(rows.get(k.key), k.env, `table lists ${k.key} with ${k.env}`);
   }
   t.same([...rows.keys()].sort(), configKeys.map((k) => k.key).sort(), 'and nothing else');
+});
+
+t.test('config - production with a database but no NATS is refused (the in-process queue is for development)', async (t) => {
+  const err = refused({ env: { AETHER_ENV: 'production', DATABASE_URL: 'postgres://db:5432/aether' } });
+  t.match(err.message, /DATABASE_URL: requires NATS_URL when AETHER_ENV=production/);
+  t.doesNotThrow(() => loadConfig({ env: { AETHER_ENV: 'production', DATABASE_URL: 'postgres://db:5432/aether', NATS_URL: 'nats://nats:4222', AETHER_GATEWAY_TOKENS: 'x'.repeat(64) } }).env);
+  t.doesNotThrow(() => loadConfig({ env: { DATABASE_URL: 'postgres://db:5432/aether' } }), 'development: the in-process queue is allowed');
 });

@@ -17,6 +17,7 @@ import type { InstrumentActor } from '../../actors/instrument.js';
 import type { Clock, Timers } from '../../engine/clock.js';
 import type { ConnectBudget } from '../../engine/connect-budget.js';
 import type { Log } from '../../engine/ports.js';
+import { endSpan, SpanName, startSpan, type Span } from '../../engine/tracing.js';
 import { KrakenSession } from './session.js';
 
 const BACKOFF_BASE_MS = 500;
@@ -64,6 +65,8 @@ export class KrakenClient {
   private stopped = true;
   private failures = 0;
   private openedAtMs = 0;
+  /** Tracing span from a lost connection to the next open one (no-op without an SDK). */
+  private reconnectSpan: Span | null = null;
   private lastFrameUs = 0;
   private lastSystem = 'unknown';
   private retryTimer: NodeJS.Timeout | null = null;
@@ -106,6 +109,8 @@ export class KrakenClient {
   /** Close the connection and stop reconnecting. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.reconnectSpan !== null) endSpan(this.reconnectSpan, 'stopped');
+    this.reconnectSpan = null;
     this.clearTimers();
     const ws = this.ws;
     if (ws === null) return;
@@ -144,6 +149,11 @@ export class KrakenClient {
       if (ws.extensions !== '') this.opts.log.warn({ extensions: ws.extensions }, 'unexpected WebSocket extensions negotiated');
       this.opts.log.info({ url: this.opts.url, symbols: this.opts.symbols.length }, 'connected to venue');
       this.session.onOpen();
+      if (this.reconnectSpan !== null) {
+        this.reconnectSpan.setAttribute('aether.attempts', this.failures);
+        this.reconnectSpan.end();
+        this.reconnectSpan = null;
+      }
       this.startWatchdog();
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -185,6 +195,7 @@ export class KrakenClient {
       } else {
         this.opts.log.warn({ url: this.opts.url, reason: why, nextRetryAt }, 'Kraken connection lost: reconnecting');
       }
+      this.reconnectSpan ??= startSpan(SpanName.RECONNECT, { 'aether.url': this.opts.url, 'aether.reason': why });
       this.schedule(delay);
     });
   }

@@ -15,6 +15,7 @@ import { LevelBatch } from '../../actors/levels.js';
 import { BookHealth } from '../../actors/risk.js';
 import type { Clock, Timers } from '../../engine/clock.js';
 import { LogLimiter, type Log } from '../../engine/ports.js';
+import { endSpan, SpanName, startSpan, type Span } from '../../engine/tracing.js';
 import { BookScanner, fillBatchFromObject, isTickerFrame, parseLossless, parseTimestampText, TradeBatch, TradeScanner } from './parser.js';
 
 export const KRAKEN_DEPTHS = [10, 25, 100, 500, 1000] as const;
@@ -75,6 +76,8 @@ interface ResyncState {
   awaitingUnsubscribeAck: boolean;
   /** When the book last became LIVE after a resync (µs), or -1. */
   liveSinceUs: number;
+  /** Tracing span from the desync to LIVE again (a no-op span without an OpenTelemetry SDK). */
+  span: Span | null;
 }
 
 export class KrakenSession {
@@ -156,6 +159,8 @@ export class KrakenSession {
       if (r.timer !== null) this.opts.timers.clearTimeout(r.timer);
       if (r.ackTimer !== null) this.opts.timers.clearTimeout(r.ackTimer);
       r.timer = r.ackTimer = null;
+      if (r.span !== null) endSpan(r.span, 'connection closed');
+      r.span = null;
       r.awaitingUnsubscribeAck = false;
     }
   }
@@ -303,6 +308,10 @@ export class KrakenSession {
     const r = this.resync.get(actor.symbol);
     // Keep the attempt count so repeated mismatches back off; it resets after a minute LIVE.
     if (r !== undefined && r.timer === null && !r.awaitingUnsubscribeAck) r.liveSinceUs = this.opts.clock.nowUs();
+    if (r !== undefined && r.span !== null) {
+      r.span.end();
+      r.span = null;
+    }
   }
 
   private onTrades(m: Record<string, unknown>, recvUs: number): void {
@@ -539,7 +548,7 @@ export class KrakenSession {
     }
     let r = this.resync.get(actor.symbol);
     if (r === undefined) {
-      r = { attempts: 0, timer: null, ackTimer: null, awaitingUnsubscribeAck: false, liveSinceUs: -1 };
+      r = { attempts: 0, timer: null, ackTimer: null, awaitingUnsubscribeAck: false, liveSinceUs: -1, span: null };
       this.resync.set(actor.symbol, r);
     }
     if (r.timer !== null || r.awaitingUnsubscribeAck) return; // already in progress
@@ -549,6 +558,7 @@ export class KrakenSession {
     const backoff = r.attempts === 0 ? 0 : Math.min(RESYNC_CAP_MS, RESYNC_BASE_MS * 2 ** (r.attempts - 1));
     const delay = backoff + Math.floor(Math.random() * 250);
     r.attempts++;
+    r.span ??= startSpan(SpanName.RESYNC, { 'aether.symbol': actor.symbol, 'aether.attempt': r.attempts });
     const state = r;
     r.timer = this.opts.timers.setTimeout(() => {
       state.timer = null;

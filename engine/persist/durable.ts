@@ -13,7 +13,8 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, R
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Log } from '../ports.js';
 import { LogLimiter } from '../ports.js';
-import { isSnapshot, recordId, type PersistRecord } from './records.js';
+import { randomUUID } from 'node:crypto';
+import { isSnapshot, type PersistRecord } from './records.js';
 import type { PgWriter } from './writer.js';
 import { recordsStreamName, recordsSubject, recordsWildcard, writerConsumerName } from '../switchboard.js';
 
@@ -57,19 +58,26 @@ export interface PublisherCounters {
   failingFor: number;
 }
 
+/** Records per JetStream message (one JSON array): publishing is per message, not per record. */
+export const RECORDS_PER_MESSAGE = 100;
+
 interface Pending {
-  readonly subject: string;
   readonly data: string;
   readonly id: string;
-  readonly done: ((ok: true) => void) | null;
+  readonly count: number;
+  readonly dones: (() => void)[];
   attempts: number;
 }
 
 /**
- * Async JetStream publisher for records: at most `maxInFlight` publishes awaiting their ack,
- * the rest in a bounded queue. The caller never waits (`offer`), except `store`, which
+ * Async JetStream publisher for records. Records are packed into messages of up to
+ * RECORDS_PER_MESSAGE (a JSON array, sealed at the end of the current turn of the event loop
+ * or when full), each with a unique message id kept across retries, so a retried publish is
+ * stored once. At most `maxInFlight` messages await their ack; the rest wait in a queue
+ * bounded in records (`capacity`). The caller never waits (`offer`), except `store`, which
  * resolves once the record is in the stream (fills are acknowledged only after that).
- * Failed publishes are retried with the same message id, in order, with back-off.
+ * Failed publishes are retried in order, with back-off. Each record also carries its own
+ * natural id, which the database uses to store it once whatever the transport did.
  */
 export class RecordPublisher {
   readonly counters: PublisherCounters = { published: 0, retries: 0, thinned: 0, dropped: 0, failingFor: 0 };
@@ -77,29 +85,39 @@ export class RecordPublisher {
   private readonly queue: Pending[] = [];
   private head = 0;
   private inFlight = 0;
+  private inFlightRecords = 0;
+  private queuedRecords = 0;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly limiter: LogLimiter;
   private idle: (() => void)[] = [];
+  private open: string[] = [];
+  private openDones: (() => void)[] = [];
+  private sealScheduled = false;
+  private readonly idPrefix = randomUUID();
+  private msgSeq = 0;
+  private readonly subject: string;
 
   constructor(
     nc: NatsConnection,
-    private readonly ns: string,
+    ns: string,
     private readonly log: Log,
     private readonly capacity = 200_000,
-    private readonly maxInFlight = 1024,
+    private readonly maxInFlight = 256,
   ) {
     this.js = jetstream(nc, { timeout: 5000 });
     this.limiter = new LogLimiter(log, 10_000);
+    this.subject = recordsSubject(ns, 'batch');
   }
 
+  /** Records not yet stored in JetStream (queued, being packed, or awaiting their ack). */
   get queued(): number {
-    return this.queue.length - this.head + this.inFlight;
+    return this.queuedRecords + this.open.length + this.inFlightRecords;
   }
 
   /** Queue a record for publishing; false when it was thinned or dropped (counted). */
   offer(r: PersistRecord): boolean {
-    const depth = this.queue.length - this.head;
+    const depth = this.queuedRecords + this.open.length;
     if (depth >= this.capacity) {
       this.counters.dropped++;
       this.limiter.warn('records-dropped', { code: 'E_RECORDS_DROPPED', kind: r.k, dropped: this.counters.dropped, capacity: this.capacity }, 'record queue to JetStream full: record dropped');
@@ -109,17 +127,35 @@ export class RecordPublisher {
       this.counters.thinned++;
       return false;
     }
-    this.push(r, null);
+    this.add(r, null);
     return true;
   }
 
   /** Publish and resolve once JetStream has stored it (retried until then, never dropped). */
   store(r: PersistRecord): Promise<void> {
-    return new Promise<void>((resolve) => this.push(r, () => resolve()));
+    return new Promise<void>((resolve) => this.add(r, resolve));
   }
 
-  private push(r: PersistRecord, done: ((ok: true) => void) | null): void {
-    this.queue.push({ subject: recordsSubject(this.ns, r.k), data: JSON.stringify(r), id: recordId(r), done, attempts: 0 });
+  private add(r: PersistRecord, done: (() => void) | null): void {
+    this.open.push(JSON.stringify(r));
+    if (done !== null) this.openDones.push(done);
+    if (this.open.length >= RECORDS_PER_MESSAGE) this.seal();
+    else if (!this.sealScheduled) {
+      this.sealScheduled = true;
+      setImmediate(() => {
+        this.sealScheduled = false;
+        this.seal();
+      });
+    }
+  }
+
+  private seal(): void {
+    if (this.open.length === 0) return;
+    const p: Pending = { data: `[${this.open.join(',')}]`, id: `${this.idPrefix}:${++this.msgSeq}`, count: this.open.length, dones: this.openDones, attempts: 0 };
+    this.open = [];
+    this.openDones = [];
+    this.queue.push(p);
+    this.queuedRecords += p.count;
     this.pump();
   }
 
@@ -138,17 +174,22 @@ export class RecordPublisher {
 
   private send(p: Pending): void {
     this.inFlight++;
+    this.inFlightRecords += p.count;
+    this.queuedRecords -= p.count;
     p.attempts++;
-    this.js.publish(p.subject, p.data, { msgID: p.id }).then(
+    this.js.publish(this.subject, p.data, { msgID: p.id }).then(
       () => {
         this.inFlight--;
-        this.counters.published++;
+        this.inFlightRecords -= p.count;
+        this.counters.published += p.count;
         this.counters.failingFor = 0;
-        p.done?.(true);
+        for (const d of p.dones) d();
         this.pump();
       },
       (err: Error) => {
         this.inFlight--;
+        this.inFlightRecords -= p.count;
+        this.queuedRecords += p.count;
         this.counters.retries++;
         this.counters.failingFor++;
         this.limiter.warn('records-retry', { code: 'E_RECORDS_PUBLISH', err: err.message, id: p.id, attempts: p.attempts }, 'record publish to JetStream failed: retrying with the same message id');
@@ -169,6 +210,7 @@ export class RecordPublisher {
 
   /** Resolves when everything queued has been stored, or after `timeoutMs`. */
   async drain(timeoutMs = 5000): Promise<boolean> {
+    this.seal();
     if (this.queued === 0) return true;
     return Promise.race([new Promise<boolean>((r) => this.idle.push(() => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
   }
@@ -186,6 +228,11 @@ export interface JsWriterOptions {
   log: Log;
   batchMax: number;
   ackWaitMs: number;
+  /**
+   * Batches in flight at once (each its own fetch and database connection): while one batch
+   * is in PostgreSQL (COPY, INSERT, COMMIT) the next is fetched and encoded. Default 2.
+   */
+  concurrency?: number;
 }
 
 export interface JsWriterCounters {
@@ -205,9 +252,9 @@ export interface JsWriterCounters {
 export class JetStreamWriter {
   readonly counters: JsWriterCounters = { batches: 0, stored: 0, deadLettered: 0, failures: 0, failingFor: 0 };
   private running = false;
-  private loop: Promise<void> | null = null;
+  private loops: Promise<void>[] = [];
   private readonly limiter: LogLimiter;
-  private wake: (() => void) | null = null;
+  private readonly wakers = new Set<() => void>();
 
   constructor(private readonly o: JsWriterOptions) {
     this.limiter = new LogLimiter(o.log, 10_000);
@@ -222,7 +269,7 @@ export class JetStreamWriter {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: this.o.ackWaitMs * 1e6,
-      max_ack_pending: Math.max(20_000, this.o.batchMax * 8),
+      max_ack_pending: Math.max(1000, Math.ceil(this.o.batchMax / RECORDS_PER_MESSAGE) * 16),
       max_deliver: -1,
     };
     try {
@@ -233,7 +280,7 @@ export class JetStreamWriter {
       await jsm.consumers.add(stream, cfg);
     }
     this.running = true;
-    this.loop = this.run(stream, durable);
+    for (let i = 0; i < Math.max(1, this.o.concurrency ?? 2); i++) this.loops.push(this.run(stream, durable));
   }
 
   private async run(stream: string, durable: string): Promise<void> {
@@ -241,7 +288,7 @@ export class JetStreamWriter {
     while (this.running) {
       const msgs: JsMsg[] = [];
       try {
-        const iter = await consumer.fetch({ max_messages: this.o.batchMax, expires: 1000 });
+        const iter = await consumer.fetch({ max_messages: Math.max(1, Math.ceil(this.o.batchMax / RECORDS_PER_MESSAGE)), expires: 1000 });
         for await (const m of iter) msgs.push(m);
       } catch (err) {
         this.limiter.warn('fetch', { err: (err as Error).message }, 'writer: fetch from JetStream failed; retrying');
@@ -249,13 +296,17 @@ export class JetStreamWriter {
         continue;
       }
       if (msgs.length === 0) continue;
-      const records = msgs.map((m) => {
+      const records: unknown[] = [];
+      for (const m of msgs) {
+        let v: unknown;
         try {
-          return JSON.parse(m.string()) as unknown;
+          v = JSON.parse(m.string());
         } catch {
-          return { k: 'unparseable', text: m.string().slice(0, 10_000) };
+          v = { k: 'unparseable', text: m.string().slice(0, 10_000) };
         }
-      });
+        if (Array.isArray(v)) for (const r of v) records.push(r);
+        else records.push(v);
+      }
       try {
         const r = await this.o.writer.write(records);
         for (const m of msgs) m.ack();
@@ -278,17 +329,19 @@ export class JetStreamWriter {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((r) => {
-      const t = setTimeout(r, ms);
-      this.wake = () => {
+      const wake = () => {
         clearTimeout(t);
+        this.wakers.delete(wake);
         r();
       };
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
     });
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
-    await this.loop?.catch(() => undefined);
+    for (const w of [...this.wakers]) w();
+    await Promise.all(this.loops.map((l) => l.catch(() => undefined)));
   }
 }

@@ -229,12 +229,22 @@ export function invalidReason(x: unknown): string | null {
 
 // ------------------------------------------------------------------ rows (COPY text format)
 
-/** µs since the epoch → timestamptz text with microseconds. */
+/** µs since the epoch → timestamptz text with microseconds (the second's text is cached). */
+const tsCache = { sec: [Number.NaN, Number.NaN], text: ['', ''], next: 0 };
 export function tsText(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString(); // yyyy-mm-ddThh:mm:ss.mmmZ
-  const micro = Math.floor(us - ms * 1000);
-  return `${iso.slice(0, 23)}${String(micro).padStart(3, '0')}Z`;
+  const sec = Math.floor(us / 1_000_000);
+  let prefix: string;
+  if (tsCache.sec[0] === sec) prefix = tsCache.text[0]!;
+  else if (tsCache.sec[1] === sec) prefix = tsCache.text[1]!;
+  else {
+    prefix = new Date(sec * 1000).toISOString().slice(0, 19); // yyyy-mm-ddThh:mm:ss
+    const slot = tsCache.next;
+    tsCache.sec[slot] = sec;
+    tsCache.text[slot] = prefix;
+    tsCache.next = 1 - slot;
+  }
+  const micro = Math.floor(us - sec * 1_000_000);
+  return `${prefix}.${String(micro).padStart(6, '0')}Z`;
 }
 
 const numText = (v: number | null): string | null => (v === null ? null : String(v));
@@ -333,8 +343,10 @@ export const TABLES: { readonly [K in RecordKind]: TableSpec } = {
 };
 
 /** One field in PostgreSQL's COPY text format. */
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
 export function copyField(v: string | null): string {
   if (v === null) return '\\N';
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 

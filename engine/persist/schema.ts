@@ -231,6 +231,8 @@ function lockKey(schema: string): string {
  */
 export async function migrate(pool: Pool, log: Log, o: MigrateOptions): Promise<MigrateResult> {
   const c = await pool.connect();
+  const onError = () => undefined; // reported by the failing query
+  c.on('error', onError);
   const S = q(o.schema);
   try {
     await c.query('SELECT pg_advisory_lock($1)', [lockKey(o.schema)]);
@@ -273,6 +275,7 @@ export async function migrate(pool: Pool, log: Log, o: MigrateOptions): Promise<
       await c.query('SELECT pg_advisory_unlock($1)', [lockKey(o.schema)]).catch(() => undefined);
     }
   } finally {
+    c.off('error', onError);
     c.release();
   }
 }

@@ -76,6 +76,10 @@ export class PgWriter {
     }
     const result: WriteResult = { stored: 0, deadLettered: 0, transactions: 0 };
     const c = await this.pool.connect();
+    // A server that goes away mid-batch also emits 'error' on the client: the failed query
+    // reports it; the listener keeps it from being an uncaught exception.
+    const onError = () => undefined;
+    c.on('error', onError);
     let broken = false;
     try {
       await this.writeSet(c, good, dead, result);
@@ -88,6 +92,7 @@ export class PgWriter {
       this.counters.failures++;
       throw err;
     } finally {
+      c.off('error', onError);
       c.release(broken);
     }
     this.counters.batches++;
