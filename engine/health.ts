@@ -19,13 +19,21 @@ export interface HealthState {
 
 export interface HealthComponent {
   readonly name: string;
+  /**
+   * False for a dependency the process keeps serving without (PostgreSQL, Redis: records wait
+   * in JetStream, state is re-asserted later): its failure is reported under `degraded` and
+   * does not make the process unready. Default true.
+   */
+  readonly critical?: boolean;
   check(): HealthState;
 }
 
 export interface HealthReport {
   readonly ready: boolean;
-  /** Names of the components whose check failed (or threw), in registration order. */
+  /** Names of the critical components whose check failed (or threw), in registration order. */
   readonly failing: readonly string[];
+  /** Names of the non-critical components whose check failed (reported; readiness unaffected). */
+  readonly degraded: readonly string[];
   readonly components: Readonly<Record<string, { readonly ok: boolean; readonly detail?: unknown }>>;
 }
 
@@ -48,6 +56,7 @@ export class HealthRegistry {
   report(): HealthReport {
     const components: Record<string, { ok: boolean; detail?: unknown }> = {};
     const failing: string[] = [];
+    const degraded: string[] = [];
     for (const [name, c] of this.components) {
       let state: HealthState;
       try {
@@ -56,8 +65,8 @@ export class HealthRegistry {
         state = { ok: false, detail: { error: (err as Error).message } };
       }
       components[name] = state.detail === undefined ? { ok: state.ok } : { ok: state.ok, detail: state.detail };
-      if (!state.ok) failing.push(name);
+      if (!state.ok) (c.critical === false ? degraded : failing).push(name);
     }
-    return { ready: failing.length === 0, failing, components };
+    return { ready: failing.length === 0, failing, degraded, components };
   }
 }

@@ -46,7 +46,7 @@ const pairs = defaultSimPairs(8);
 const sim = await startSimExchange({ pairs, bookRatePerSymbol: 150, tradeRatio: 4, seed: 77 });
 const config = loadConfig({
   env: {},
-  overrides: { natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, databaseUrl: DB, dbSchema: 'aether', workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, writerAckWaitMs: 5000 },
+  overrides: { port: 0, natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, databaseUrl: DB, dbSchema: 'aether', workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, writerAckWaitMs: 5000 },
 });
 const engine = await startEngine(config, memoryLogger('fatal'), { krakenUrl: sim.url, symbols: pairs.map((p) => p.symbol), simulated: true });
 const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
@@ -96,6 +96,9 @@ t.test('PostgreSQL down for 10 s at ~5,000 records/s: afterwards every trade and
   await new Promise((r) => setTimeout(r, 10_000));
   t.ok(riskUpdates > riskAtStop, `risk kept flowing during the outage (${riskUpdates - riskAtStop} updates)`);
   t.equal(stores.status().database.ok, false, 'the outage is visible in the status');
+  const readiness = engine.health.report();
+  t.same(readiness.degraded, ['postgres'], 'readiness reports the database as degraded');
+  t.equal(readiness.ready, true, 'and the engine stays ready: it keeps serving risk');
   const jsm = await jetstreamManager(nc);
   const waiting = (await jsm.streams.info(recordsStreamName(ns))).state.messages;
   ctl('start');

@@ -57,7 +57,7 @@ const prefix = 'r:';
 const pairs = defaultSimPairs(4);
 const sim = await startSimExchange({ pairs, bookRatePerSymbol: 50, seed: 5 });
 const log = memoryLogger('fatal');
-const config = loadConfig({ env: {}, overrides: { natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, redisUrl: REDIS, redisPrefix: prefix, workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0 } });
+const config = loadConfig({ env: {}, overrides: { port: 0, natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, redisUrl: REDIS, redisPrefix: prefix, workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0 } });
 const engine = await startEngine(config, log, { krakenUrl: sim.url, symbols: pairs.map((p) => p.symbol), simulated: true });
 const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
 
@@ -100,6 +100,7 @@ t.test('Redis down 10 s: the engine runs on with bounded pending work; every key
   t.ok(state.counters.coalesced > 0, `superseded values coalesced (${state.counters.coalesced})`);
   t.ok(heapGrowthMiB < 50, `heap growth ${heapGrowthMiB.toFixed(1)} MiB`);
   t.equal(state.connected, false);
+  t.same(engine.health.report().degraded, ['redis'], 'readiness reports Redis as degraded, not failing');
 
   await redisUp(); // empty: the crash lost everything
   const back = Date.now();

@@ -218,7 +218,7 @@ t.test('embedded default (no NATS): the engine writes trades, gaps and snapshots
   t.teardown(() => pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`));
   const pairs = defaultSimPairs(2);
   const sim = await startSimExchange({ pairs, bookRatePerSymbol: 50, tradeRatio: 1, seed: 3 });
-  const config = loadConfig({ env: {}, overrides: { databaseUrl: DB, dbSchema: s, workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, snapshotIntervalMs: 200 } });
+  const config = loadConfig({ env: {}, overrides: { port: 0, databaseUrl: DB, dbSchema: s, workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, snapshotIntervalMs: 200 } });
   const engine = await startEngine(config, log, { krakenUrl: sim.url, symbols: pairs.map((p) => p.symbol), simulated: true });
   const seen: string[] = [];
   engine.feed.on('trades', (ts) => seen.push(...ts.map((x) => `${x.symbol}:${x.tradeId}`)));

@@ -7,8 +7,9 @@
  *   workers   every worker thread is up and connected to the venue
  *   feed      at least one instrument is LIVE (each instrument's health is in the body)
  *   nats      (NATS configured) every worker's publisher and the risk host are connected
- *   postgres  (DATABASE_URL set) the persistence layer reports the database ok
- *   redis     (REDIS_URL set) the persistence layer reports Redis connected
+ *   postgres  (DATABASE_URL set) the database is reachable and writes succeed — reported
+ *             under `degraded` when not, without making the process unready
+ *   redis     (REDIS_URL set) Redis is connected — likewise reported, not gating
  * Components that are not configured report `{ ok: true, detail: { state: "off" } }`.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -103,8 +104,11 @@ export function wireGateway(opts: GatewayWiringOptions): GatewayWiring {
       return { ok: failing.length === 0, detail: { riskHost: host, workers, ...(failing.length > 0 ? { failing } : {}) } };
     },
   });
+  // PostgreSQL and Redis are reported but do not gate readiness: without them the engine
+  // still serves risk (records wait in JetStream or the bounded queue; Redis is re-asserted).
   health.register({
     name: 'postgres',
+    critical: false,
     check: () => {
       if (config.databaseUrl === null) return OFF;
       if (persistence === undefined) return { ok: false, detail: { state: 'starting' } };
@@ -115,6 +119,7 @@ export function wireGateway(opts: GatewayWiringOptions): GatewayWiring {
   });
   health.register({
     name: 'redis',
+    critical: false,
     check: () => {
       if (config.redisUrl === null) return OFF;
       if (persistence === undefined) return { ok: false, detail: { state: 'starting' } };

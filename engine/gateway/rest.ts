@@ -110,7 +110,7 @@ export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
     const r = health.report();
     m.ready.set(r.ready ? 1 : 0);
     for (const [name, c] of Object.entries(r.components)) m.componentOk.set({ component: name }, c.ok ? 1 : 0);
-    respondJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', failing: r.failing, components: r.components }, 'readyz');
+    respondJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', failing: r.failing, degraded: r.degraded, components: r.components }, 'readyz');
   });
 
   app.get('/metrics', (res) => {
