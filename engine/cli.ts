@@ -17,7 +17,7 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-type CommandName = 'start' | 'demo' | 'gateway' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions' | 'migrate' | 'writer';
+type CommandName = 'start' | 'demo' | 'gateway' | 'record' | 'replay' | 'check' | 'halt' | 'release' | 'positions' | 'migrate' | 'writer' | 'stream-backup' | 'stream-restore';
 
 interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -174,6 +174,30 @@ const commands: Readonly<Record<CommandName, CommandSpec>> = {
       'applies once, in order. Uses TimescaleDB hypertables when the extension is available, plain\n' +
       'PostgreSQL tables otherwise (see docs/persistence.md). The engine also migrates at start-up.',
     flags: { config: CONFIG_FLAG },
+  },
+  'stream-backup': {
+    summary: 'Back up one JetStream stream (configuration and every message) to a file',
+    usage: `${PROG} stream-backup --stream NAME --out FILE`,
+    description:
+      'Reads the stream\'s configuration and every message it holds (subject, headers such as\n' +
+      'Nats-Msg-Id, payload) into FILE as JSON lines, without touching the stream. See\n' +
+      'docs/persistence.md (backup and restore). Needs NATS_URL.',
+    flags: {
+      config: CONFIG_FLAG,
+      stream: { type: 'string', arg: 'NAME', help: '(required) stream name, e.g. AETHER_FILLS' },
+      out: { type: 'string', arg: 'FILE', help: '(required) file to write' },
+    },
+  },
+  'stream-restore': {
+    summary: 'Restore a stream backup made by stream-backup',
+    usage: `${PROG} stream-restore --file FILE`,
+    description:
+      'Creates the stream from the saved configuration when it does not exist, then publishes\n' +
+      'every saved message in order with its subject and headers. Needs NATS_URL.',
+    flags: {
+      config: CONFIG_FLAG,
+      file: { type: 'string', arg: 'FILE', help: '(required) backup file' },
+    },
   },
   writer: {
     summary: 'Run a database writer: JetStream RECORDS → PostgreSQL (COPY batches)',
@@ -389,6 +413,21 @@ function plan(name: CommandName, values: FlagValues, problems: string[]): Plan {
       return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/persist.js')).runMigrate(config, log) };
     case 'writer':
       return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/persist.js')).runWriter(config, log) };
+    case 'stream-backup':
+    case 'stream-restore': {
+      const need = (flag: string): string => {
+        const v = str(values, flag);
+        if (v === undefined || v === '') problems.push(`--${flag} is required`);
+        return v ?? '';
+      };
+      if (name === 'stream-backup') {
+        const stream = need('stream');
+        const out = need('out');
+        return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/streams.js')).runStreamBackup(config, log, stream, out) };
+      }
+      const input = need('file');
+      return { file, overrides: {}, overrideNames: {}, run: async (config, log) => (await import('./commands/streams.js')).runStreamRestore(config, log, input) };
+    }
     case 'replay': {
       const input = str(values, 'file');
       if (input === undefined || input === '') problems.push('--file FILE is required');

@@ -24,6 +24,13 @@ export const ErrorCode = {
   E_REPLAY_INPUT: 'E_REPLAY_INPUT',
   E_CONNECT_BUDGET: 'E_CONNECT_BUDGET',
   E_GATEWAY_LISTEN: 'E_GATEWAY_LISTEN',
+  E_DB: 'E_DB',
+  E_DB_WRITE: 'E_DB_WRITE',
+  E_RECORDS_PUBLISH: 'E_RECORDS_PUBLISH',
+  E_RECORDS_DROPPED: 'E_RECORDS_DROPPED',
+  E_REDIS: 'E_REDIS',
+  E_PERSISTENCE: 'E_PERSISTENCE',
+  E_NATS: 'E_NATS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -44,6 +51,13 @@ export const errorCatalogue: Readonly<Record<ErrorCode, string>> = Object.freeze
   E_REPLAY_INPUT: 'The replay/record file is missing, unreadable or not a valid recording.',
   E_CONNECT_BUDGET: 'Reconnecting now would exceed the Kraken connection budget; the attempt is delayed.',
   E_GATEWAY_LISTEN: 'The HTTP/WebSocket gateway could not listen on PORT (in use or not permitted).',
+  E_DB: 'PostgreSQL could not be reached or the migrations could not run; retried in the background.',
+  E_DB_WRITE: 'A writer batch failed on a database error; the records stay in JetStream or the queue and are retried.',
+  E_RECORDS_PUBLISH: 'A record batch could not be stored in the JetStream RECORDS stream; it is retried with the same message id.',
+  E_RECORDS_DROPPED: 'A record was dropped because the bounded record queue was full (the documented spill policy).',
+  E_REDIS: 'Redis is unavailable; the latest state is kept in memory (one value per key) and re-asserted when it returns.',
+  E_PERSISTENCE: 'Persistence (database, Redis, record path) could not start; the engine runs without it.',
+  E_NATS: 'A JetStream stream operation (backup, restore) failed.',
 });
 
 export class AetherError extends Error {

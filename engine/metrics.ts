@@ -26,6 +26,9 @@ export const metrics = {
   conflated: perWorker('aether_risk_conflated_total', 'Risk updates conflated (superseded before publish) per worker'),
   natsDropped: perWorker('aether_nats_dropped_total', 'Risk publishes dropped while NATS was disconnected, per worker'),
   mailboxDropped: perWorker('aether_mailbox_dropped_total', 'Control messages refused by a full worker mailbox'),
+  mailboxDepth: perWorker('aether_mailbox_depth', 'Control messages waiting in a worker mailbox (at the last report)'),
+  mailboxHighWater: perWorker('aether_mailbox_high_water', 'Most control messages ever waiting in a worker mailbox'),
+  tradesDropped: perWorker('aether_trades_dropped_total', 'Trades not passed from a worker to the main thread because one report interval held more than 50,000'),
   connected: perWorker('aether_feed_connected', 'Whether the worker is connected to Kraken (1/0)'),
 
   observeWorker(index: number, s: WorkerStats): void {
@@ -36,6 +39,9 @@ export const metrics = {
     this.conflated.set({ worker: w }, s.conflated);
     this.natsDropped.set({ worker: w }, s.natsDropped);
     this.mailboxDropped.set({ worker: w }, s.mailboxDropped);
+    this.mailboxDepth.set({ worker: w }, s.mailboxDepth);
+    this.mailboxHighWater.set({ worker: w }, s.mailboxHighWater);
+    this.tradesDropped.set({ worker: w }, s.tradesDropped);
     this.connected.set({ worker: w }, s.connected ? 1 : 0);
     for (const sym of s.symbols) {
       const l = { symbol: sym.symbol };

@@ -40,6 +40,9 @@ export interface WorkerStats {
   readonly natsDropped: number;
   readonly natsConnected: boolean | null;
   readonly mailboxDropped: number;
+  /** Control messages waiting in the worker's mailbox, and the most ever waiting. */
+  readonly mailboxDepth: number;
+  readonly mailboxHighWater: number;
   /** Trades not passed to the main thread because one report interval held too many. */
   readonly tradesDropped: number;
   readonly symbols: readonly SymbolStats[];

@@ -142,6 +142,8 @@ function stats(): WorkerStats {
     natsDropped: publisher?.counters.dropped ?? 0,
     natsConnected: publisher === null ? null : publisher.connected,
     mailboxDropped: mailbox.dropped,
+    mailboxDepth: mailbox.depth,
+    mailboxHighWater: mailbox.highWater,
     tradesDropped,
     symbols: [...s.actors.values()].map((a) => ({ symbol: a.symbol, health: a.health, reason: a.reason, counters: { ...a.counters } })),
   };

@@ -9,6 +9,7 @@
  */
 import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,44 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 const OUTPUT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'output');
 const SCREENSHOT = join(OUTPUT_DIR, 'dashboard.png');
 
+/** A loopback TCP relay to the gateway that can drop every connection and refuse new ones. */
+class Relay {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly target: number) {}
+
+  /** Listen (again, on the same port once it has one). */
+  async open(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /** Drop every relayed connection (no close frame: the network is gone) and stop listening. */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server !== null) await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
 if (!existsSync(CHROMIUM)) {
   t.fail(`${CHROMIUM} is missing: the dashboard test drives Debian's Chromium. Install it with \`apt-get install -y chromium\` (.ci/run does this in CI).`);
 } else {
@@ -77,13 +116,13 @@ async function run(): Promise<void> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'aether-chromium-'));
   mkdirSync(OUTPUT_DIR, { recursive: true });
   let context: BrowserContext | null = null;
-  let restarted: Awaited<ReturnType<typeof startEngine>> | null = null;
+  let relay: Relay | null = null;
 
   t.teardown(async () => {
     await context?.close().catch(() => undefined);
+    await relay?.cut();
     rmSync(userDataDir, { recursive: true, force: true });
     await engine.stop();
-    await restarted?.stop();
     const jsm = await jetstreamManager(nc);
     for (const s of ['FILLS', 'DEADLETTER', 'EVENTS'] as const) await jsm.streams.delete(streamName(ns, s)).catch(() => undefined);
     await nc.close();
@@ -94,7 +133,11 @@ async function run(): Promise<void> {
     t.fail('the engine started without its gateway (engine.gateway is null): nothing serves the dashboard');
     return;
   }
-  const base = `http://127.0.0.1:${engine.gateway.port}`;
+  // The browser reaches the gateway through a TCP relay the test can cut, to drop the network
+  // under a connected page without stopping the engine.
+  relay = new Relay(engine.gateway.port);
+  await relay.open();
+  const base = `http://127.0.0.1:${relay.port}`;
   const host = await engine.riskHost;
 
   // Every console error and uncaught page exception, with what the page was doing.
@@ -217,28 +260,18 @@ async function run(): Promise<void> {
     t.same(consoleErrors, [], 'no console error and no page exception');
   });
 
-  t.test('dashboard - the gateway going away is shown at once; every row is marked not live', async (t) => {
-    // Browsers log every failed reconnection attempt to the console themselves; from here on
-    // only page exceptions and errors other than those are counted.
+  t.test('dashboard - a dropped network is shown at once, and the page reconnects by itself', async (t) => {
     const before = consoleErrors.length;
-    await engine.stop();
+    await relay!.cut();
     await page.waitForFunction(() => document.querySelector('#conn')?.getAttribute('data-state') !== 'open', null, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('#conn-banner')?.textContent?.includes('DISCONNECTED'), null, { timeout: 5_000 });
     t.ok(await page.locator('#conn-banner').isVisible(), 'the disconnected banner is shown');
-    t.match(await text('#conn-banner'), /DISCONNECTED/);
     await page.waitForFunction(() => [...document.querySelectorAll('#instr-body tr[data-symbol]')].every((tr) => tr.getAttribute('data-stale') === 'true'), null, { timeout: 5_000 });
-    for (const s of symbols) t.equal(((await row(s).locator('td.health').textContent()) ?? '').trim(), 'DISCONNECTED', `${s}: marked DISCONNECTED`);
-    t.equal(await page.locator('#state-badge').getAttribute('data-stale'), 'true', 'the account state is marked not live');
-    await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-disconnected.png') });
-    const unexpected = consoleErrors.slice(before).filter((e) => !/WebSocket connection to .* failed|Failed to load resource/.test(e));
-    t.same(unexpected, [], 'nothing but the browser\'s own reconnection messages');
-  });
-
-  t.test('dashboard - reconnects by itself when the gateway is back on its port', async (t) => {
-    const again = loadConfig({ env: {}, overrides: { ...overrides, port: engine.gateway!.port } });
-    restarted = await startEngine(again, memoryLogger('fatal'), { krakenUrl: sim.url, symbols, simulated: true });
-    t.equal(restarted.gateway?.port, engine.gateway!.port, 'a new engine listens on the same port');
-    await page.waitForFunction(() => document.querySelector('#conn')?.getAttribute('data-state') === 'open', null, { timeout: 30_000 });
-    t.notOk(await page.locator('#conn-banner').isVisible(), 'the disconnected banner is gone');
+    t.pass('every row is marked not live while disconnected');
+    await new Promise((r) => setTimeout(r, 3000)); // a few refused attempts: the backoff grows
+    await relay!.open();
+    await page.waitForFunction(() => document.querySelector('#conn')?.getAttribute('data-state') === 'open', null, { timeout: 20_000 });
+    t.notOk(await page.locator('#conn-banner').isVisible(), 'the banner is gone once reconnected');
     await page.waitForFunction(
       (syms) => syms.every((s) => document.querySelector(`#instr-body tr[data-symbol="${s}"]`)?.getAttribute('data-stale') === 'false'),
       symbols,
@@ -246,5 +279,25 @@ async function run(): Promise<void> {
     );
     t.pass('every row is live again, without a page reload');
     t.equal(await page.locator('#instr-body tr[data-symbol]').count(), symbols.length, 'no duplicate rows after the reconnection');
+    t.equal(await page.locator('#events li[data-to="HALTED"]').count(), 1, 'the events snapshot after reconnecting does not repeat an event');
+    t.equal(await page.locator('#state-badge').getAttribute('data-stale'), 'false', 'the account state is live again');
+    const unexpected = consoleErrors.slice(before).filter((e) => !/WebSocket connection to .* failed|Failed to load resource/.test(e));
+    t.same(unexpected, [], 'nothing but the browser\'s own messages about refused connections');
+  });
+
+  t.test('dashboard - the gateway going away is shown at once; every row is marked not live', async (t) => {
+    // Browsers log every failed reconnection attempt to the console themselves; from here on
+    // only page exceptions and errors other than those are counted.
+    const before = consoleErrors.length;
+    await engine.stop();
+    await page.waitForFunction(() => document.querySelector('#conn')?.getAttribute('data-state') !== 'open', null, { timeout: 10_000 });
+    t.ok(await page.locator('#conn-banner').isVisible(), 'the disconnected banner is shown');
+    t.match(await text('#conn-banner'), /DISCONNECTED.*the gateway is shutting down/, 'with the reason: the close code 1001');
+    await page.waitForFunction(() => [...document.querySelectorAll('#instr-body tr[data-symbol]')].every((tr) => tr.getAttribute('data-stale') === 'true'), null, { timeout: 5_000 });
+    for (const s of symbols) t.equal(((await row(s).locator('td.health').textContent()) ?? '').trim(), 'DISCONNECTED', `${s}: marked DISCONNECTED`);
+    t.equal(await page.locator('#state-badge').getAttribute('data-stale'), 'true', 'the account state is marked not live');
+    await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-disconnected.png') });
+    const unexpected = consoleErrors.slice(before).filter((e) => !/WebSocket connection to .* failed|Failed to load resource/.test(e));
+    t.same(unexpected, [], 'nothing but the browser\'s own reconnection messages');
   });
 }

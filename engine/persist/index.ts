@@ -28,6 +28,7 @@ import { RedisState } from './redis-state.js';
 import { migrate, type DbFlavor } from './schema.js';
 import { PgWriter } from './writer.js';
 import { observePersistence } from './metrics.js';
+import { SpanName, traced } from '../tracing.js';
 
 export { migrate } from './schema.js';
 export { PgWriter } from './writer.js';
@@ -204,7 +205,8 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
       offer({ k: 'account', account, state: String(p.state), timeUs: now, equity: n('equity'), grossExposure: n('grossExposure'), netExposure: n('netExposure'), var99: n('var99'), record: p });
     }
   };
-  const timer = config.snapshotIntervalMs > 0 && sink !== null ? setInterval(snapshot, config.snapshotIntervalMs) : null;
+  const tracedSnapshot = () => traced(SpanName.SNAPSHOT_FLUSH, { 'aether.instruments': d.latest.size, 'aether.accounts': accounts.size }, snapshot);
+  const timer = config.snapshotIntervalMs > 0 && sink !== null ? setInterval(tracedSnapshot, config.snapshotIntervalMs) : null;
   timer?.unref();
 
   const checkpoints =

@@ -12,6 +12,7 @@
 import { Redis } from 'ioredis';
 import type { Log } from '../ports.js';
 import { LogLimiter } from '../ports.js';
+import { endSpan, SpanName, startSpan } from '../tracing.js';
 
 export interface RedisStateCounters {
   /** Values superseded before they were flushed. */
@@ -98,6 +99,8 @@ export class RedisState {
     this.flushing = true;
     const batch = this.pending;
     this.pending = new Map();
+    const span = startSpan(SpanName.SNAPSHOT_FLUSH, { 'aether.store': 'redis', 'aether.keys': batch.size });
+    let failure: unknown;
     try {
       const p = this.client.pipeline();
       for (const [k, v] of batch) {
@@ -112,12 +115,14 @@ export class RedisState {
       this.wasDown = false;
       return true;
     } catch (err) {
+      failure = err;
       this.counters.failures++;
       // Put back what was not superseded meanwhile.
       for (const [k, v] of batch) if (!this.pending.has(k)) this.pending.set(k, v);
       this.limiter.warn('redis-flush', { code: 'E_REDIS', err: (err as Error).message, pending: this.pending.size }, 'Redis write failed: values stay pending');
       return false;
     } finally {
+      endSpan(span, failure);
       this.flushing = false;
       if (this.pending.size > 0 && this.timer === null && this.client.status === 'ready') {
         this.timer = setTimeout(() => {
