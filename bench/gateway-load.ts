@@ -34,9 +34,10 @@
  * So the many fast clients only count what they read (`ws` still parses every frame), and the
  * timing is done by a few probes in a process of their own.
  *
- * Slow clients pause reading (`ws.pause()`: the socket is not read and TCP backs up to the
- * gateway) for --slow-pause-ms, then read for --slow-read-ms, with staggered phases; a client
- * the gateway closes (4001, slow consumer) reconnects after a second, as the dashboard does.
+ * Slow clients stop reading once subscribed (`ws.pause()`: the socket is not read and TCP backs
+ * up to the gateway), the worst case of a frozen consumer. With --slow-read-ms > 0 they read
+ * for that long after every --slow-pause-ms instead (phases staggered). A client the gateway
+ * closes (4001, slow consumer) reconnects after a second, as the dashboard does.
  *
  * Two cores. The exchange, the engine's worker thread, the gateway thread and the client
  * processes all share this machine's two cores, so the gateway competes with its own load
@@ -47,7 +48,7 @@
  * < 20 ms) are printed PASS/MISS from the measured numbers. Exit code 0 when the run completed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -318,6 +319,16 @@ function metricValues(text: string): Map<string, number> {
   return out;
 }
 
+/** Memory the kernel holds in TCP socket buffers, machine-wide (/proc/net/sockstat, pages). */
+function kernelTcpBytes(): number {
+  try {
+    const m = /^TCP:.*\bmem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'));
+    return m === null ? NaN : Number(m[1]) * 4096;
+  } catch {
+    return NaN;
+  }
+}
+
 const ms = (us: number) => (us / 1000).toFixed(2);
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -334,7 +345,7 @@ async function runOrchestrator(): Promise<void> {
       rate: { type: 'string', default: '20' },
       procs: { type: 'string', default: '2' },
       'slow-pause-ms': { type: 'string', default: '4000' },
-      'slow-read-ms': { type: 'string', default: '250' },
+      'slow-read-ms': { type: 'string', default: '0' },
       'eld-resolution-ms': { type: 'string', default: '2' },
       json: { type: 'string' },
     },
@@ -375,7 +386,7 @@ async function runOrchestrator(): Promise<void> {
   console.log('# gateway load (npm run bench:gateway)');
   console.log(`${new Date().toISOString()} · ${cpuModel} × ${os.availableParallelism()} · node ${process.version} · load average ${loadavg}`);
   console.log(
-    `${CLIENTS} clients: ${CLIENTS - SLOW} fast (${PROBES} of them timing probes) and ${SLOW} slow (paused ${o['slow-pause-ms']} ms, reading ${o['slow-read-ms']} ms) · ` +
+    `${CLIENTS} clients: ${CLIENTS - SLOW} fast (${PROBES} of them timing probes) and ${SLOW} slow (${n('slow-read-ms') === 0 ? 'not reading at all' : `paused ${o['slow-pause-ms']} ms, reading ${o['slow-read-ms']} ms`}) · ` +
       `${PROCS} load processes + 1 probe process · ${SYMBOLS} instruments × ${RATE} book frames/s · warm-up ${WARMUP_S} s · window ${DURATION_S} s`,
   );
 
@@ -469,6 +480,7 @@ async function runOrchestrator(): Promise<void> {
   const pids = all.map((c) => c.child.pid!);
   const cpu0 = { own: process.cpuUsage(), machine: machineCpu(), clients: pids.map((p) => procCpuUs(p) ?? 0), exchange: procCpuUs(ex.pid) ?? 0 };
   const rssStart = rss();
+  const kernelStart = kernelTcpBytes();
   const rssSamples: number[] = [];
   const w0 = Date.now();
   while (Date.now() - w0 < DURATION_S * 1000) {
@@ -483,6 +495,7 @@ async function runOrchestrator(): Promise<void> {
   eld.disable();
   const m1 = metricValues(await metricsText());
   const rssEnd = rss();
+  const kernelEnd = kernelTcpBytes();
   const info = engine.gateway.hub.info();
   const bufferedTotal = info.reduce((a, c) => a + c.buffered, 0);
   const bufferedMax = info.reduce((a, c) => Math.max(a, c.buffered), 0);
@@ -546,7 +559,7 @@ async function runOrchestrator(): Promise<void> {
     `memory, engine + gateway process RSS (MiB): idle ${mib(rssIdle)} → ${CLIENTS} connected ${mib(rssConnected)} → window start ${mib(rssStart)}, ` +
       `max ${mib(rssMax)}, end ${mib(rssEnd)} (means of the window's halves ${mib(rssFirstHalf)} and ${mib(rssSecondHalf)}) → clients gone ${mib(rssAfterClose)}`,
   );
-  console.log(`gateway send buffers at the end: ${mib(bufferedTotal)} MiB in all, largest ${(bufferedMax / 1024).toFixed(0)} KiB; ${inLatest} clients in latest-value mode`);
+  console.log(`gateway send buffers at the end: ${mib(bufferedTotal)} MiB in all, largest ${(bufferedMax / 1024).toFixed(0)} KiB; ${inLatest} clients in latest-value mode; kernel TCP buffers (machine-wide) ${mib(kernelStart)} → ${mib(kernelEnd)} MiB over the window`);
   console.log(
     `/metrics over the window: conflations ${delta('aether_gateway_conflations_total')} · updates conflated under backpressure ${delta('aether_gateway_conflated_updates_total{cause="backpressure"}')} · ` +
       `slow-client closes ${delta('aether_gateway_slow_client_closes_total')} · uWS drops ${delta('aether_gateway_send_dropped_total')}`,
@@ -579,6 +592,7 @@ async function runOrchestrator(): Promise<void> {
       bufferedTotal,
       bufferedMax,
       inLatest,
+      kernelTcpBytes: { windowStart: kernelStart, end: kernelEnd },
     },
     clients: { fastUpdates, expectedFast, fastConflated, slowBytes, closes, reconnects, errors, unmatched: report.unmatched },
     cpu: { machine: machineBusy, engine: ownCpu, clients: clientCpu, exchange: exchangeCpu },

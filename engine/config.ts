@@ -123,6 +123,8 @@ export interface Config {
   readonly retentionDays: number;
   /** Time to live of market-data keys in Redis, seconds. */
   readonly redisMarketTtlSec: number;
+  /** Replicas of the JetStream streams the engine creates (FILLS, DEADLETTER, EVENTS, RECORDS). */
+  readonly streamReplicas: number;
 }
 
 /** Keys that can be set; `databaseConfigured` is derived. */
@@ -794,6 +796,14 @@ const settings: SettingTable = {
     defaultText: '300',
     defaultValue: () => 300,
     parse: intIn(1, 86_400),
+  },
+  streamReplicas: {
+    env: 'AETHER_STREAM_REPLICAS',
+    description: 'Replicas of the JetStream streams the engine creates (FILLS, DEADLETTER, EVENTS, RECORDS). Use 3 on a clustered NATS in production: a single replica can lose acknowledged messages on power loss.',
+    allowed: 'an integer from 1 to 5',
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: intIn(1, 5),
   },
 };
 

@@ -232,7 +232,7 @@ export class RiskHost implements MarketPort, RiskPort {
       try {
         await jsm.streams.info(name);
       } catch {
-        await jsm.streams.add({ name, subjects, max_age: 30 * 86_400 * 1e9, duplicate_window: 120 * 1e9, ...extra });
+        await jsm.streams.add({ name, subjects, max_age: 30 * 86_400 * 1e9, duplicate_window: 120 * 1e9, num_replicas: this.opts.config.streamReplicas, ...extra });
       }
     };
     const fillsStream = streamName(this.ns, 'FILLS');

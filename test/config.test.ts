@@ -96,6 +96,7 @@ t.test('config - parses every environment variable into its typed field', async 
       AETHER_COMPRESS_AFTER_DAYS: '2',
       AETHER_RETENTION_DAYS: '30',
       AETHER_REDIS_TTL_SEC: '60',
+      AETHER_STREAM_REPLICAS: '3',
       AETHER_GATEWAY: 'off',
       AETHER_GATEWAY_HOST: '127.0.0.1',
       AETHER_GATEWAY_TOKENS: 'token-one-0123456789, token-two-0123456789',
@@ -157,6 +158,7 @@ t.test('config - parses every environment variable into its typed field', async 
     compressAfterDays: 2,
     retentionDays: 30,
     redisMarketTtlSec: 60,
+    streamReplicas: 3,
     gateway: false,
     gatewayHost: '127.0.0.1',
     // Only SHA-256 digests of the tokens are kept.

@@ -49,7 +49,7 @@ export async function runWriter(config: Config, log: Logger): Promise<number> {
     }
   }
   const nc = await connect({ servers: config.natsUrl.split(','), name: 'aether-writer', maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true });
-  await ensureRecordsStream(nc, config.natsNamespace, { maxBytes: config.recordsMaxBytes, maxAgeHours: config.recordsMaxAgeHours });
+  await ensureRecordsStream(nc, config.natsNamespace, { maxBytes: config.recordsMaxBytes, maxAgeHours: config.recordsMaxAgeHours, replicas: config.streamReplicas });
   const writer = new JetStreamWriter({ nc, ns: config.natsNamespace, writer: new PgWriter(pool, config.dbSchema), log, batchMax: config.writerBatchMax, ackWaitMs: config.writerAckWaitMs });
   await writer.start();
   log.info({ schema: config.dbSchema, batchMax: config.writerBatchMax }, 'writer running: JetStream RECORDS → PostgreSQL');

@@ -21,6 +21,7 @@ import { recordsStreamName, recordsSubject, recordsWildcard, writerConsumerName 
 export interface RecordsStreamLimits {
   maxBytes: number;
   maxAgeHours: number;
+  replicas?: number;
 }
 
 /** Create the RECORDS stream, or bring its limits up to date. */
@@ -35,6 +36,7 @@ export async function ensureRecordsStream(nc: NatsConnection, ns: string, limits
     max_bytes: limits.maxBytes,
     max_age: limits.maxAgeHours * 3600 * 1e9,
     duplicate_window: 120 * 1e9,
+    num_replicas: limits.replicas ?? 1,
   };
   try {
     await jsm.streams.info(name);

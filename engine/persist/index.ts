@@ -124,7 +124,7 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
   let embedded: EmbeddedWriter | null = null;
   if (writer !== null && d.nc !== null) {
     mode = 'jetstream';
-    await ensureRecordsStream(d.nc, config.natsNamespace, { maxBytes: config.recordsMaxBytes, maxAgeHours: config.recordsMaxAgeHours });
+    await ensureRecordsStream(d.nc, config.natsNamespace, { maxBytes: config.recordsMaxBytes, maxAgeHours: config.recordsMaxAgeHours, replicas: config.streamReplicas });
     publisher = new RecordPublisher(d.nc, config.natsNamespace, log.child({ component: 'records' }), config.writerQueueCapacity);
     sink = publisher;
     if (config.writerInProcess) {
