@@ -1,11 +1,13 @@
 /**
- * `npm run bench:ci` — the short benchmark CI runs after the tests (at most 3 minutes):
+ * `npm run bench:ci` — the short benchmark CI runs after the tests (at most 4 minutes):
  *
  *   1. the hot path, quick (bench/hotpath.ts --quick: every variant, every stage, ccxt side
  *      by side; bench/results/hotpath-quick.json);
  *   2. end to end, two points (bench/e2e.ts --ci: 50 instruments at 2,000 and 10,000 frames/s;
  *      bench/results/tmp/e2e-ci.json);
- *   3. the headline figures, the ratios against CCXT, and the ratios against the committed
+ *   3. persistence, quick (bench/persist.ts --quick: COPY rows/s direct and through JetStream,
+ *      engine frames/s with persistence on vs off; fails if a record is not stored once);
+ *   4. the headline figures, the ratios against CCXT, and the ratios against the committed
  *      baseline (bench/results/hotpath-latest.json, e2e-latest.json), so a regression shows in
  *      every CI log.
  *
@@ -21,7 +23,7 @@ import type { HotpathResults } from './hotpath.js';
 import { repoRoot } from './render.js';
 
 const ROOT = repoRoot();
-const TOTAL_S = Number(process.env.BENCH_CI_DEADLINE_S ?? 175);
+const TOTAL_S = Number(process.env.BENCH_CI_DEADLINE_S ?? 230);
 const t0 = Date.now();
 const left = () => TOTAL_S - (Date.now() - t0) / 1000;
 const log = (m: string) => process.stderr.write(`[bench:ci] ${m}\n`);
@@ -57,9 +59,11 @@ const failures: string[] = [];
 const started = Date.now();
 const hot = await step('hot path (quick)', 'hotpath.ts', ['--quick', '--no-profile'], Math.min(60, left() - 100), { QUIET_WAIT_MS: '0' });
 if (hot !== 0) failures.push(`hot path exited ${hot} (a verification failure or a harness error: see above)`);
-const e2eBudget = left() - 5;
+const e2eBudget = left() - 60; // the rest is the persistence step's
 const e2e = await step('end to end (2 points)', 'e2e.ts', ['--ci'], e2eBudget, { E2E_DEADLINE_S: String(Math.floor(e2eBudget - 3)) });
 if (e2e !== 0) failures.push(`end to end exited ${e2e} (a correctness or harness failure: see above)`);
+const persist = await step('persistence (quick)', 'persist.ts', ['--quick'], Math.max(45, left() - 3));
+if (persist !== 0) failures.push(`persistence exited ${persist} (a record not stored exactly once, or a harness error: see above)`);
 
 // ------------------------------------------------------------------ headline figures and comparisons
 

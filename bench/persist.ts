@@ -99,6 +99,10 @@ const jsSec = (performance.now() - tj) / 1000;
 await jsWriter.stop();
 const after = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${TAG}.trades`)).rows[0]!.n);
 const jsPerSec = JS_ROWS / jsSec;
+if (after - before !== JS_ROWS) {
+  console.error(`persistence benchmark: ${after - before} rows stored for ${JS_ROWS} records published`);
+  process.exit(1);
+}
 console.log(`JetStream → writer → PostgreSQL: ${fmt(JS_ROWS)} rows in ${jsSec.toFixed(2)} s = ${fmt(jsPerSec)} rows/s (${fmt(after - before)} new rows)`);
 const jsm = await jetstreamManager(nc);
 await jsm.streams.delete(recordsStreamName(ns)).catch(() => undefined);

@@ -265,7 +265,7 @@ export function renderE2eSection(r: E2eResults): string {
   L.push(
     'npm run bench            # everything (~5 min, stops itself by 10): hot path + stages, this section, charts, bench/results/*-latest.json',
     'npm run bench:e2e        # this section only (needs nats-server on 127.0.0.1:4222)',
-    'npm run bench:ci         # CI: quick hot path + 2 e2e points (≤ 3 min), compared with the committed baseline',
+    'npm run bench:ci         # CI: quick hot path + 2 e2e points + quick persistence (≤ 4 min), compared with the committed baseline',
     'E2E_RATES=20000 E2E_SYMBOLS=50 E2E_WORKERS=1 E2E_SEARCH_STEPS=0 E2E_BURST=0 E2E_PROFILE=0 E2E_RSS=0 E2E_FLOOR_RATES= npm run bench:e2e -- --no-write',
     'node --import tsx bench/render-e2e.ts bench/results/e2e-latest.json   # re-render this section and the charts',
   );
