@@ -168,6 +168,8 @@ export interface AccountSnapshot {
   readonly dayStartEquity: number;
   readonly highWater: number;
   readonly eventSeq: number;
+  /** Epoch of the account's event ids (0 before its first transition). */
+  readonly eventEpoch?: number;
   readonly positions: readonly PositionSnapshot[];
   /** The newest applied fill ids (duplicates of these are recognised after a restart). */
   readonly ledger: readonly string[];
@@ -191,6 +193,7 @@ export class AccountActor {
   private dayStartEquity = 0;
   private highWater = 0;
   private eventSeq = 0;
+  private eventEpoch = 0;
   private nextOrderId = 1;
   /** Every state transition, for the caller to publish durably. */
   readonly events: StateEvent[] = [];
@@ -319,7 +322,11 @@ export class AccountActor {
     const from = this.state;
     this.state = to;
     this.stateReason = reason;
-    this.events.push({ account: this.account, from, to, reason, manual, timeUs: nowUs, eventId: `${this.account}:${nowUs}:${++this.eventSeq}` });
+    // The id is the account's event epoch (its first transition's time, carried by
+    // checkpoints) and a sequence: a restart that replays the same fills re-emits the same
+    // transitions under the same ids, so they are stored once.
+    if (this.eventEpoch === 0) this.eventEpoch = nowUs;
+    this.events.push({ account: this.account, from, to, reason, manual, timeUs: nowUs, eventId: `${this.account}:${this.eventEpoch}:${++this.eventSeq}` });
   }
 
   /** Manual kill switch. */
@@ -381,6 +388,7 @@ export class AccountActor {
       dayStartEquity: this.dayStartEquity,
       highWater: this.highWater,
       eventSeq: this.eventSeq,
+      eventEpoch: this.eventEpoch,
       positions: [...this.positions.values()].map((p) => p.toSnapshot()),
       ledger: this.ledger.recent(ledgerIds),
     };
@@ -395,6 +403,7 @@ export class AccountActor {
     this.dayStartEquity = s.dayStartEquity;
     this.highWater = s.highWater;
     this.eventSeq = s.eventSeq;
+    this.eventEpoch = s.eventEpoch ?? 0;
     this.positions.clear();
     for (const p of s.positions) this.positions.set(p.symbol, Position.fromSnapshot(p));
     for (const id of s.ledger) this.ledger.add(id);

@@ -171,6 +171,8 @@ export class Position {
   }
 }
 
+const RECENT = 10_000;
+
 /**
  * Fill ids already applied, for idempotent at-least-once consumption. Bounded: the newest
  * `capacity` ids are kept (a redelivery arrives within the consumer's ack wait, far inside
@@ -178,6 +180,9 @@ export class Position {
  */
 export class FillLedger {
   private readonly seen = new Set<string>();
+  /** The newest RECENT ids in a ring, for checkpoints (copying the whole set would be O(n)). */
+  private readonly ring: string[] = [];
+  private ringHead = 0;
   evicted = 0;
 
   constructor(readonly capacity = 1_000_000) {}
@@ -190,6 +195,11 @@ export class FillLedger {
   add(fillId: string): boolean {
     if (this.seen.has(fillId)) return false;
     this.seen.add(fillId);
+    if (this.ring.length < RECENT) this.ring.push(fillId);
+    else {
+      this.ring[this.ringHead] = fillId;
+      this.ringHead = (this.ringHead + 1) % RECENT;
+    }
     if (this.seen.size > this.capacity) {
       const oldest = this.seen.values().next().value as string;
       this.seen.delete(oldest);
@@ -202,9 +212,26 @@ export class FillLedger {
     return this.seen.size;
   }
 
-  /** The newest `n` ids, oldest first (carried by a warm-restart checkpoint). */
+  /** The newest `n` (at most RECENT) ids, oldest first (carried by a warm-restart checkpoint). */
   recent(n: number): string[] {
-    const all = [...this.seen];
-    return all.length <= n ? all : all.slice(all.length - n);
+    const ordered = this.ring.length < RECENT ? this.ring : [...this.ring.slice(this.ringHead), ...this.ring.slice(0, this.ringHead)];
+    return ordered.length <= n ? ordered.slice() : ordered.slice(ordered.length - n);
   }
+}
+
+/**
+ * A finite number as plain decimal text, never exponent notation (1e-7 → "0.0000001"): the
+ * shortest text that reads back as the same number, with the exponent moved into the digits.
+ */
+export function plainDecimal(x: number): string {
+  const s = String(x);
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/i.exec(s);
+  if (m === null) return s;
+  const [, sign, int, frac = '', expText] = m;
+  const exp = Number(expText);
+  const digits = int! + frac;
+  const point = int!.length + exp; // position of the decimal point within `digits`
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }

@@ -24,7 +24,7 @@ import { loadLimitsFile, parseLimits, type LimitsBook } from './limits.js';
 import type { EngineFeed, FeedEvents } from './feed.js';
 import type { RecordSink } from './persist/records.js';
 import type { Checkpoint, CheckpointStore } from './persist/checkpoint.js';
-import { lotsText, type Fill } from '../actors/position.js';
+import { lotsText, plainDecimal, type Fill } from '../actors/position.js';
 import { BoardBook, type MarketBoard } from './market-board.js';
 import { latencyMetrics } from './metrics.js';
 import { SpanName, traced } from './tracing.js';
@@ -123,6 +123,9 @@ export interface RiskHostOptions {
   simulated: boolean;
 }
 
+/** What applying one fill message came to; `stored` resolves when its records are stored. */
+type FillOutcome = { kind: 'deferred' } | { kind: 'dead'; why: { reason: string; field: string | null; detail: string } } | { kind: 'ok'; stored: Promise<void> | null };
+
 const EVALUATE_EVERY_MS = 1000;
 /** Historical-simulation VaR and stress scenarios, off the hot path in the piscina pool. */
 const HISTORICAL_EVERY_MS = 10_000;
@@ -157,6 +160,8 @@ export class RiskHost implements MarketPort, RiskPort {
   private maxResolved = 0;
   /** Fills whose records are still on their way to JetStream, by fill id. */
   private readonly storing = new Map<string, Promise<void>>();
+  /** Instrument quantity precisions carried by the restored checkpoint (used until books load). */
+  private readonly restoredPrecision = new Map<string, number>();
   /** Set once a restart has been restored and replayed: checks and fills wait for it. */
   restoredFrom: { fillSeq: number; replayed: number; source: string } | null = null;
 
@@ -196,7 +201,8 @@ export class RiskHost implements MarketPort, RiskPort {
   private qtyPrecision(symbol: string): number | undefined | null {
     const v = this.view(symbol);
     if (v === undefined) return undefined;
-    return v === null || v.qtyPrecision < 0 ? null : v.qtyPrecision; // null: known, not yet loaded
+    if (v === null || v.qtyPrecision < 0) return this.restoredPrecision.get(symbol) ?? null; // null: known, not yet loaded
+    return v.qtyPrecision;
   }
 
   portfolioSigmaValue(exposures: ReadonlyMap<string, number>, horizonSec: number): number {
@@ -377,7 +383,7 @@ export class RiskHost implements MarketPort, RiskPort {
 
   private onFill(m: JsMsg): void {
     if (m.seq <= (this.restoredFrom?.fillSeq ?? 0)) {
-      m.ack(); // already in the restored checkpoint
+      m.ack(); // already in the restored checkpoint (its records were stored before it was taken)
       return;
     }
     this.unresolved.add(m.seq);
@@ -388,14 +394,22 @@ export class RiskHost implements MarketPort, RiskPort {
       m.nak(2000);
       return;
     }
-    this.resolved(m.seq);
-    if (r.kind === 'dead') return this.deadLetter(m, r.why);
-    // Acknowledged only once the records it produced are stored (JetStream) or queued.
-    const storing = r.stored;
-    if (storing === null) m.ack();
-    else
-      storing.then(
-        () => m.ack(),
+    if (r.kind === 'dead') {
+      this.resolved(m.seq);
+      return this.deadLetter(m, r.why);
+    }
+    // Acknowledged (and counted in the checkpoint watermark) only once the records it produced
+    // — fill, position, trading-state events — are stored in JetStream.
+    const seq = m.seq;
+    if (r.stored === null) {
+      this.resolved(seq);
+      m.ack();
+    } else
+      r.stored.then(
+        () => {
+          this.resolved(seq);
+          m.ack();
+        },
         () => m.nak(1000),
       );
   }
@@ -403,9 +417,13 @@ export class RiskHost implements MarketPort, RiskPort {
   private resolved(seq: number): void {
     this.unresolved.delete(seq);
     if (seq > this.maxResolved) this.maxResolved = seq;
+    this.tryCheckpoint();
   }
 
-  /** Every fill at or below this stream sequence is in the in-memory state. */
+  /**
+   * Every fill at or below this stream sequence is in the in-memory state with its records
+   * stored. At a quiet moment (nothing unresolved) the state is exactly the fills up to it.
+   */
   get fillWatermark(): number {
     let min = Infinity;
     for (const s of this.unresolved) if (s < min) min = s;
@@ -420,7 +438,7 @@ export class RiskHost implements MarketPort, RiskPort {
     data: Uint8Array,
     seq: number,
     subject: string,
-  ): { kind: 'deferred' } | { kind: 'dead'; why: { reason: string; field: string | null; detail: string } } | { kind: 'ok'; stored: Promise<void> | null } {
+  ): FillOutcome {
     let msg: unknown;
     try {
       msg = JSON.parse(new TextDecoder().decode(data));
@@ -440,24 +458,28 @@ export class RiskHost implements MarketPort, RiskPort {
     const orderId = typeof raw.order_id === 'string' ? raw.order_id : null;
     const a = this.account(f.account);
     let stored: Promise<void> | null;
-    if (a.applyFill(f, orderId)) {
-      this.counters.fillsApplied++;
-      stored = this.storeFill(f, raw, orderId, seq, a);
-    } else {
-      this.counters.fillsDuplicate++;
-      stored = this.storing.get(f.fillId) ?? null; // the first delivery's records may still be on their way
-    }
+    const applied = a.applyFill(f, orderId);
+    if (applied) this.counters.fillsApplied++;
+    else this.counters.fillsDuplicate++;
     void subject;
     a.evaluate(Date.now() * 1000);
-    this.drainEvents(a);
+    const events = this.drainEvents(a);
+    if (applied) stored = this.storeFill(f, raw, orderId, seq, a, events);
+    else {
+      // The first delivery's records may still be on their way.
+      const first = this.storing.get(f.fillId) ?? null;
+      stored = first === null ? events : events === null ? first : Promise.all([first, events]).then(() => undefined);
+    }
     return { kind: 'ok', stored };
   }
 
-  private storeFill(f: Fill, raw: { price?: unknown; qty?: unknown; fee?: unknown }, orderId: string | null, seq: number, a: AccountActor): Promise<void> | null {
+  private storeFill(f: Fill, raw: { price?: unknown; qty?: unknown; fee?: unknown }, orderId: string | null, seq: number, a: AccountActor, events: Promise<void> | null): Promise<void> | null {
     const sink = this.opts.records;
-    if (sink == null) return null;
+    if (sink == null) return events;
     const p = a.positions.get(f.symbol)!;
-    const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : fallback);
+    // The trading system's decimal text when it is plain decimal, else the parsed value written
+    // out in plain decimal (never exponent notation).
+    const text = (v: unknown, parsed: number) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? v.trim() : plainDecimal(parsed));
     // A fill without its own timestamp is recorded at the time it was applied.
     const timeUs = f.timeUs >= 0 ? f.timeUs : Date.now() * 1000;
     const both = Promise.all([
@@ -467,33 +489,61 @@ export class RiskHost implements MarketPort, RiskPort {
         account: f.account,
         symbol: f.symbol,
         side: f.side > 0 ? 'buy' : 'sell',
-        price: text(raw.price, String(f.price)),
+        price: text(raw.price, f.price),
         qty: lotsText(f.lots, p.qtyPrecision),
-        fee: text(raw.fee, String(f.fee)),
+        fee: text(raw.fee, f.fee),
         orderId,
         streamSeq: seq,
         timeUs,
       }),
       sink.store({ k: 'position', account: f.account, symbol: f.symbol, fillId: f.fillId, timeUs, qty: p.qtyText(), avgEntry: p.avgEntry, realizedPnl: p.realizedPnl, feesPaid: p.feesPaid }),
+      events,
     ]).then(() => undefined);
     this.storing.set(f.fillId, both);
-    void both.finally(() => this.storing.delete(f.fillId));
+    void both.finally(() => {
+      this.storing.delete(f.fillId);
+      this.tryCheckpoint();
+    });
     return both;
   }
 
   // ------------------------------------------------------------------ warm restart
 
-  /** The state a restart resumes from: accounts, inline limits, and the fill watermark. */
+  /** The state a restart resumes from: accounts, inline limits, precisions, the fill watermark. */
   snapshot(): Checkpoint {
+    const precisions: Record<string, number> = Object.fromEntries(this.restoredPrecision);
+    for (const s of this.symbols) {
+      const p = this.qtyPrecision(s);
+      if (typeof p === 'number') precisions[s] = p;
+    }
     return {
       fillSeq: this.fillWatermark,
       timeUs: Date.now() * 1000,
       limits: this.limitsOverride,
+      precisions,
       accounts: [...this.accounts.values()].map((a) => a.toSnapshot(10_000)),
     };
   }
 
+  private checkpointDue = false;
+  /** Checkpoints postponed because fills were in flight (a quiet moment had not come yet). */
+  checkpointsDeferred = 0;
+
+  /** Ask for a checkpoint: taken at once if no fill is in flight, else at the next quiet moment. */
   private checkpoint(): void {
+    if (this.checkpointDue) this.checkpointsDeferred++;
+    this.checkpointDue = true;
+    this.tryCheckpoint();
+  }
+
+  /**
+   * A checkpoint is taken only when every fill delivered is resolved and every record it
+   * produced is stored: its state is then exactly "all fills up to the watermark", which is
+   * what a restart replays from.
+   */
+  private tryCheckpoint(): void {
+    if (!this.checkpointDue || this.restoredFrom === null || this.unresolved.size > 0 || this.storing.size > 0) return;
+    this.checkpointDue = false;
     try {
       this.opts.checkpoints?.save(this.snapshot());
     } catch (err) {
@@ -502,55 +552,131 @@ export class RiskHost implements MarketPort, RiskPort {
   }
 
   /**
-   * Restore the latest checkpoint, then replay every fill after its watermark (up to the
-   * stream's end at start-up) through the same path as live fills: positions and trading
-   * states come out exactly as if the process had never stopped.
+   * Restore the checkpoint, then replay every fill after its watermark (up to the stream's
+   * end at start-up) through the same path as live fills: positions and trading states come
+   * out exactly as if the process had never stopped, and the records of the replayed fills
+   * are stored again (the database keeps each once).
+   *
+   * Which checkpoint: PostgreSQL's is the reference. A newer one in Redis (PostgreSQL's
+   * writer lagging) is used only when the fills between the two, replayed onto PostgreSQL's,
+   * give Redis's positions; otherwise PostgreSQL wins and the disagreement is logged.
    */
   private async restore(fillsStream: string): Promise<void> {
     const store = this.opts.checkpoints;
-    if (store == null) return;
-    const cp = await store.load();
+    if (store == null) {
+      this.restoredFrom = { fillSeq: 0, replayed: 0, source: 'none' };
+      return;
+    }
+    const { postgresql, redis } = await store.load();
+    let cp: Checkpoint | null = postgresql;
+    let source: string = postgresql !== null ? 'postgresql' : 'none';
+    if (redis !== null && (postgresql === null || redis.fillSeq > postgresql.fillSeq || (redis.fillSeq === postgresql.fillSeq && redis.timeUs > postgresql.timeUs))) {
+      const agree = postgresql === null ? true : await this.consistent(fillsStream, postgresql, redis);
+      if (agree) {
+        cp = redis;
+        source = postgresql === null ? 'redis (PostgreSQL has none)' : 'redis (checked against PostgreSQL)';
+      } else {
+        this.opts.log.warn({ postgresql: postgresql!.fillSeq, redis: redis.fillSeq }, 'warm restart: the Redis checkpoint disagrees with PostgreSQL: PostgreSQL wins');
+      }
+    }
     let fillSeq = 0;
     if (cp !== null) {
-      fillSeq = cp.checkpoint.fillSeq;
-      if (cp.checkpoint.limits !== null) {
+      fillSeq = cp.fillSeq;
+      for (const [sym, p] of Object.entries(cp.precisions ?? {})) this.restoredPrecision.set(sym, p);
+      if (cp.limits !== null) {
         try {
-          this.limits = parseLimits(cp.checkpoint.limits, 'limits');
-          this.limitsOverride = cp.checkpoint.limits;
+          this.limits = parseLimits(cp.limits, 'limits');
+          this.limitsOverride = cp.limits;
         } catch (err) {
           this.opts.log.error({ err: (err as Error).message }, 'checkpoint limits invalid: using the limits file');
         }
       }
-      for (const s of cp.checkpoint.accounts) this.account(s.account).restore(s);
+      for (const s of cp.accounts) this.account(s.account).restore(s);
     }
     this.maxResolved = fillSeq;
-    const jsm = await jetstreamManager(this.opts.nc);
-    const last = (await jsm.streams.info(fillsStream)).state.last_seq;
-    let replayed = 0;
-    if (last > fillSeq) {
-      const consumer = await this.js.consumers.get(fillsStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fillSeq + 1 });
-      const pending: Promise<void>[] = [];
-      for (let seq = fillSeq + 1; seq <= last; ) {
-        const m = await consumer.next({ expires: 5000 });
-        if (m === null) break;
-        if (m.seq > last) break;
-        seq = m.seq + 1;
-        let r = this.applyFillMessage(m.data, m.seq, m.subject);
-        for (let tries = 0; r.kind === 'deferred' && tries < 300; tries++) {
-          await new Promise((res) => setTimeout(res, 100)); // precision arrives with the first book
-          r = this.applyFillMessage(m.data, m.seq, m.subject);
-        }
-        if (r.kind === 'ok' && r.stored !== null) pending.push(r.stored);
-        if (r.kind !== 'deferred') this.maxResolved = m.seq;
-        replayed++;
-      }
-      await Promise.allSettled(pending);
-    }
-    this.restoredFrom = { fillSeq, replayed, source: cp?.source ?? 'none' };
+    const pending: Promise<void>[] = [];
+    const replayed = await this.replay(fillsStream, fillSeq, async (data, seq, subject) => {
+      const r = await this.applyWhenKnown(data, seq, subject);
+      if (r.kind === 'ok' && r.stored !== null) pending.push(r.stored);
+      this.maxResolved = seq;
+    });
+    await Promise.all(pending);
+    this.restoredFrom = { fillSeq, replayed, source };
     this.opts.log.info(
-      { source: cp?.source ?? 'none', checkpointSeq: fillSeq, replayed, accounts: this.accounts.size },
-      `warm restart: ${cp === null ? 'no checkpoint' : `checkpoint from ${cp.source} at fill ${fillSeq}`}, ${replayed} fill(s) replayed`,
+      { source, checkpointSeq: fillSeq, replayed, accounts: this.accounts.size },
+      `warm restart: ${cp === null ? 'no checkpoint' : `checkpoint from ${source} at fill ${fillSeq}`}, ${replayed} fill(s) replayed`,
     );
+  }
+
+  /** Every fill after `fromSeq` up to the stream's last message at call time, in order. */
+  private async replay(fillsStream: string, fromSeq: number, fn: (data: Uint8Array, seq: number, subject: string) => Promise<void>, toSeq = Infinity): Promise<number> {
+    const jsm = await jetstreamManager(this.opts.nc);
+    const last = Math.min(toSeq, (await jsm.streams.info(fillsStream)).state.last_seq);
+    if (last <= fromSeq) return 0;
+    const consumer = await this.js.consumers.get(fillsStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 });
+    let n = 0;
+    for (;;) {
+      const m = await consumer.next({ expires: 5000 });
+      if (m === null || m.seq > last) break;
+      await fn(m.data, m.seq, m.subject);
+      n++;
+      if (m.seq >= last) break;
+    }
+    return n;
+  }
+
+  /** Apply a replayed fill, waiting (never skipping) until its instrument's precision is known. */
+  private async applyWhenKnown(data: Uint8Array, seq: number, subject: string): Promise<FillOutcome> {
+    for (let waited = 0; ; waited += 100) {
+      const r = this.applyFillMessage(data, seq, subject);
+      if (r.kind !== 'deferred') return r;
+      if (waited % 10_000 === 0) this.opts.log.warn({ seq }, 'warm restart: waiting for an instrument\'s precision (first book) to replay a fill');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  /** Replay the fills between two checkpoints onto the older one: same positions as the newer? */
+  private async consistent(fillsStream: string, older: Checkpoint, newer: Checkpoint): Promise<boolean> {
+    const scratch = new Map<string, AccountActor>();
+    for (const s of older.accounts) {
+      const a = new AccountActor(s.account, this.limits.limitsFor(s.account), this, this);
+      a.restore(s);
+      scratch.set(s.account, a);
+    }
+    const known = new Map(Object.entries({ ...(older.precisions ?? {}), ...(newer.precisions ?? {}) }));
+    let ok = true;
+    await this.replay(
+      fillsStream,
+      older.fillSeq,
+      async (data) => {
+        let msg: unknown;
+        try {
+          msg = JSON.parse(new TextDecoder().decode(data));
+        } catch {
+          return;
+        }
+        const f = parseFill(msg, (s) => known.get(s) ?? this.qtyPrecision(s) ?? 8);
+        if (isFillError(f) || !ACCOUNT_RE.test(f.account)) return;
+        let a = scratch.get(f.account);
+        if (a === undefined) {
+          a = new AccountActor(f.account, this.limits.limitsFor(f.account), this, this);
+          scratch.set(f.account, a);
+        }
+        a.applyFill(f);
+      },
+      newer.fillSeq,
+    ).catch(() => {
+      ok = false;
+    });
+    if (!ok) return false;
+    const positions = (accounts: Iterable<{ account: string; positions: readonly { symbol: string; lots: number; avgEntry: number; realizedPnl: number }[] }>) =>
+      JSON.stringify(
+        [...accounts]
+          .map((a) => [a.account, [...a.positions].filter((p) => p.lots !== 0 || p.realizedPnl !== 0).sort((x, y) => (x.symbol < y.symbol ? -1 : 1)).map((p) => [p.symbol, p.lots, p.avgEntry, p.realizedPnl])] as const)
+          .filter(([, ps]) => ps.length > 0)
+          .sort((x, y) => (x[0] < y[0] ? -1 : 1)),
+      );
+    return positions([...scratch.values()].map((a) => a.toSnapshot(0))) === positions(newer.accounts);
   }
 
   private deadLetter(m: JsMsg, why: { reason: string; field: string | null; detail: string }): void {
@@ -664,7 +790,12 @@ export class RiskHost implements MarketPort, RiskPort {
 
   private readonly pendingEvents = new Set<Promise<unknown>>();
 
-  private drainEvents(a: AccountActor): void {
+  /**
+   * Publish the account's new trading-state events (EVENTS stream) and store their records;
+   * the promise resolves once every record is stored (null when there were none).
+   */
+  private drainEvents(a: AccountActor): Promise<void> | null {
+    const stores: Promise<void>[] = [];
     for (const e of a.events.splice(0)) {
       const p = this.js
         .publish(stateEventSubject(this.ns, e.account), JSON.stringify(e), { msgID: e.eventId })
@@ -676,9 +807,12 @@ export class RiskHost implements MarketPort, RiskPort {
         })
         .finally(() => this.pendingEvents.delete(p));
       this.pendingEvents.add(p);
+      const sink = this.opts.records;
+      if (sink != null) stores.push(sink.store({ k: 'event', eventId: e.eventId, account: e.account, from: e.from, to: e.to, reason: e.reason, manual: e.manual, timeUs: e.timeUs }));
       this.opts.feed?.emit('event', e);
       this.opts.log.warn({ account: e.account, from: e.from, to: e.to, reason: e.reason, manual: e.manual }, `account ${e.account}: ${e.from} → ${e.to}`);
     }
+    return stores.length === 0 ? null : Promise.all(stores).then(() => undefined);
   }
 
   private async flushEvents(): Promise<void> {

@@ -98,11 +98,17 @@ export async function startEngine(config: Config, log: Logger, opts: EngineOptio
             resolvePersistence(null);
             return null;
           }
+          // With a database or Redis configured, fills are consumed only once persistence is
+          // up (a fill is acknowledged after its records are stored): retry until it starts.
           let stores: Persistence | null = null;
-          try {
-            stores = await startStores(riskNats);
-          } catch (err) {
-            log.error({ code: 'E_PERSISTENCE', err: (err as Error).message }, 'persistence could not start');
+          for (let attempt = 1; wantsPersistence && !stopping; attempt++) {
+            try {
+              stores = await startStores(riskNats);
+              break;
+            } catch (err) {
+              log.error({ code: 'E_PERSISTENCE', err: (err as Error).message, attempt }, 'persistence could not start: fills wait in JetStream; retrying in 5 s');
+              await new Promise((r) => setTimeout(r, 5000));
+            }
           }
           resolvePersistence(stores);
           if (stopping) return null;

@@ -195,8 +195,8 @@ async function run(): Promise<void> {
 
   t.test('dashboard - a click selects an instrument and charts its mid and spread', async (t) => {
     await row('ETH/USD').click();
-    t.equal(await row('ETH/USD').getAttribute('aria-selected'), 'true', 'the clicked row is selected');
-    t.equal(await row('BTC/USD').getAttribute('aria-selected'), 'false', 'the others are not');
+    t.equal(await row('ETH/USD').getAttribute('aria-current'), 'true', 'the clicked row is the current one');
+    t.equal(await row('BTC/USD').getAttribute('aria-current'), 'false', 'the others are not');
     await page.waitForFunction(() => document.querySelector('#chart-symbol')?.textContent?.includes('ETH/USD'), null, { timeout: 5_000 });
     // The canvas has been drawn on: some pixels carry the mid line's colour.
     const painted = await page.waitForFunction(

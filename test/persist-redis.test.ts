@@ -19,6 +19,7 @@ import { startEngine } from '../engine/runtime.js';
 import { createCheckpointStore, type Checkpoint } from '../engine/persist/checkpoint.js';
 import { migrate, RedisState } from '../engine/persist/index.js';
 import { PgWriter } from '../engine/persist/writer.js';
+import type { PersistRecord } from '../engine/persist/records.js';
 import { recordsStreamName, redisKey, streamName } from '../engine/switchboard.js';
 import { eventually } from './helpers/eventually.js';
 import { memoryLogger } from './helpers/logger.js';
@@ -110,7 +111,7 @@ t.test('Redis down 10 s: the engine runs on with bounded pending work; every key
   t.ok(state.counters.reasserts >= 1, 're-asserted after reconnect');
 });
 
-t.test('checkpoints: Redis and PostgreSQL disagreeing at the same fill sequence → PostgreSQL wins, logged', async (t) => {
+t.test('checkpoints: saved to Redis and (as a state record) PostgreSQL; both copies are read back', async (t) => {
   const schema = `t_redis_${process.pid}`;
   const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test', max: 2 });
   t.teardown(async () => {
@@ -121,31 +122,27 @@ t.test('checkpoints: Redis and PostgreSQL disagreeing at the same fill sequence 
   const redis = new RedisState(REDIS, log);
   t.teardown(() => redis.stop());
   await eventually(() => redis.connected, 5000, 'redis connected');
-  const warnings: string[] = [];
-  const spy = { ...log, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
   const cp = (fillSeq: number, state: string): Checkpoint => ({
     fillSeq,
     timeUs: Date.now() * 1000,
     limits: null,
+    precisions: { 'BTC/USD': 8 },
     accounts: [{ account: 'a1', state: state as 'ACTIVE', stateReason: '', autoHalted: false, dayKey: 1, dayStartEquity: 0, highWater: 0, eventSeq: 0, positions: [], ledger: [] }],
   });
-  const store = createCheckpointStore({ id: 'cp-test', redis, redisPrefix: 'cp:', pool, schema, sink: null, log: spy });
-  const w = new PgWriter(pool, schema);
-  // Same sequence, different content.
-  redis.set(redisKey('cp:', 'engine', 'cp-test'), cp(10, 'ACTIVE'));
+  const records: PersistRecord[] = [];
+  const sink = { offer: (r: PersistRecord) => (records.push(r), true), store: async (r: PersistRecord) => void records.push(r) };
+  const store = createCheckpointStore({ id: 'cp-test', redis, redisPrefix: 'cp:', pool, schema, sink, log });
+  t.same(await store.load(), { postgresql: null, redis: null }, 'nothing yet');
+  store.save(cp(10, 'HALTED'));
+  store.save(cp(10, 'HALTED')); // unchanged: not written again
+  t.equal(records.length, 1, 'one state record for one change');
   await redis.flush();
-  await w.write([{ k: 'state', id: 'cp-test', fillSeq: 10, timeUs: Date.now() * 1000, state: cp(10, 'HALTED') }]);
-  let got = await store.load();
-  t.equal(got?.source, 'postgresql');
-  t.equal(got?.checkpoint.accounts[0]!.state, 'HALTED');
-  t.ok(warnings.some((m) => m.includes('PostgreSQL wins')), 'the disagreement is logged');
-  // A newer Redis checkpoint (PostgreSQL still behind): its higher watermark is used.
-  redis.set(redisKey('cp:', 'engine', 'cp-test'), cp(12, 'ACTIVE'));
-  await redis.flush();
-  got = await store.load();
-  t.same([got?.source, got?.checkpoint.fillSeq], ['redis', 12]);
-  // Redis lost (flushed): PostgreSQL alone.
+  await new PgWriter(pool, schema).write(records);
+  const got = await store.load();
+  t.equal(got.redis?.fillSeq, 10);
+  t.equal(got.postgresql?.accounts[0]!.state, 'HALTED');
+  // Redis lost (a crash without persistence): PostgreSQL's copy alone.
   await reader.del(redisKey('cp:', 'engine', 'cp-test'));
-  got = await store.load();
-  t.same([got?.source, got?.checkpoint.fillSeq], ['postgresql', 10]);
+  const after = await store.load();
+  t.same([after.redis, after.postgresql?.fillSeq], [null, 10]);
 });

@@ -129,10 +129,11 @@ t.test('kill -9 mid-stream, restart: positions and trading states equal a replay
   t.ok(logs(e1).some((l) => String(l.msg).startsWith('warm restart: no checkpoint')), 'the first engine started cold');
 
   const e2 = startEngine();
-  await eventually(() => logs(e2).find((l) => String(l.msg).startsWith('warm restart:')), 60_000, 'second engine restored');
-  const restart = logs(e2).find((l) => String(l.msg).startsWith('warm restart:'))!;
+  const restoredLine = (l: Record<string, unknown>) => String(l.msg).startsWith('warm restart:') && l.checkpointSeq !== undefined;
+  await eventually(() => logs(e2).find(restoredLine), 60_000, 'second engine restored');
+  const restart = logs(e2).find(restoredLine)!;
   t.comment(String(restart.msg));
-  t.ok(restart.source === 'redis' || restart.source === 'postgresql', `restored from a checkpoint (${String(restart.source)})`);
+  t.match(String(restart.source), /^(redis \(checked against PostgreSQL\)|postgresql)$/, `restored from a checkpoint (${String(restart.source)})`);
   t.ok((restart.checkpointSeq as number) > 0, 'the checkpoint carries a fill sequence');
   t.ok(logs(e2).some((l) => String(l.msg).startsWith('market state restored from Redis')), 'market state restored from Redis');
   await publish(100); // and fills keep coming after the restart
@@ -163,10 +164,18 @@ t.test('kill -9 mid-stream, restart: positions and trading states equal a replay
   const wr2 = await request(adminSubject(ns, 'positions'), { account: 'wr2' });
   t.match(String(wr2.stateReason), /daily loss/, 'wr2 halted by its daily-loss limit');
 
-  // Fills in PostgreSQL: each exactly once.
+  // Fills in PostgreSQL: each exactly once, each with its position row, even those whose
+  // records were in flight when the first engine was killed.
   const q = async (sql: string) => Number((await pool.query<{ n: string }>(sql)).rows[0]!.n);
-  await eventually(async () => (await q(`SELECT count(*) AS n FROM ${schema}.fills`)) >= published.length, 30_000, 'fills stored', 250);
+  await eventually(async () => (await q(`SELECT count(*) AS n FROM ${schema}.positions`)) >= published.length, 30_000, 'fills and positions stored', 250);
   t.equal(await q(`SELECT count(*) AS n FROM ${schema}.fills`), published.length, 'every fill stored once');
+  t.equal(await q(`SELECT count(*) AS n FROM ${schema}.positions`), published.length, 'every position change stored once');
+  // The position rows replay to the same final positions.
+  const last = (await pool.query<{ account: string; symbol: string; qty: string }>(`SELECT DISTINCT ON (p.account, p.symbol) p.account, p.symbol, p.qty::text AS qty FROM ${schema}.positions p JOIN ${schema}.fills f USING (fill_id) ORDER BY p.account, p.symbol, f.stream_seq DESC`)).rows;
+  for (const r of last) t.equal(Number(r.qty), expected.get(r.account)!.get(r.symbol)!.qty, `last stored position ${r.account} ${r.symbol}`);
+  const events = (await pool.query<{ account: string; to_state: string }>(`SELECT account, to_state FROM ${schema}.risk_events ORDER BY time`)).rows;
+  t.same(events.filter((e) => e.account === 'wr3').map((e) => e.to_state), ['HALTED'], 'the manual halt stored once');
+  t.same(events.filter((e) => e.account === 'wr2').map((e) => e.to_state), ['HALTED'], 'the daily-loss halt stored once, even though its fills were replayed');
   // The restart is a feed gap once the books verify again.
   await eventually(async () => (await q(`SELECT count(*) AS n FROM ${schema}.feed_gaps WHERE reason = 'restart'`)) >= SYMBOLS.length, 30_000, 'restart gaps recorded', 250);
   t.pass('each instrument restored from Redis recorded a restart gap');
@@ -174,4 +183,22 @@ t.test('kill -9 mid-stream, restart: positions and trading states equal a replay
 
   e2.kill('SIGTERM');
   t.equal(await e2.exited, 0, 'clean stop');
+
+  // A Redis checkpoint that does not agree with PostgreSQL's (here: tampered positions, newer
+  // by time) is not trusted: PostgreSQL wins, and the positions stay exact.
+  const key = redisKey(prefix, 'engine', `risk-host:${ns}`);
+  await eventually(async () => (await pool.query(`SELECT 1 FROM ${schema}.engine_state`)).rows.length > 0, 10_000, 'checkpoint in PostgreSQL', 100);
+  const cp = JSON.parse((await redis.get(key))!) as { timeUs: number; accounts: { account: string; positions: { lots: number }[] }[] };
+  cp.timeUs += 60_000_000;
+  cp.accounts.find((a) => a.account === 'wr1')!.positions[0]!.lots += 1;
+  await redis.set(key, JSON.stringify(cp));
+  const e3 = startEngine();
+  const restored3 = restoredLine;
+  await eventually(() => logs(e3).find(restored3), 60_000, 'third engine restored');
+  t.ok(logs(e3).some((l) => String(l.msg).includes('disagrees with PostgreSQL: PostgreSQL wins')), 'the disagreement is logged');
+  t.equal(logs(e3).find(restored3)!.source, 'postgresql', 'restored from PostgreSQL');
+  await eventually(check, 30_000, 'positions still equal to the replay of every fill', 250);
+  t.pass('positions exact after the tampered Redis checkpoint was refused');
+  e3.kill('SIGTERM');
+  t.equal(await e3.exited, 0);
 });

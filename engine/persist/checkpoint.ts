@@ -3,10 +3,10 @@
  * state, day reference points and recent fill ids, the inline limits, and the FILLS stream
  * sequence up to which every fill is included (the watermark).
  *
- * Saved every snapshot interval to Redis (the fast path) and, as a `state` record, to
- * PostgreSQL (through JetStream). Loaded at start-up from both: when both exist the one with
- * the higher watermark wins; at the same watermark PostgreSQL wins and a disagreement is
- * logged. The restart then replays every fill after the watermark (engine/risk-host.ts).
+ * Saved (at a quiet moment after each change, at most once per snapshot interval) to Redis
+ * (the fast path) and, as a `state` record, to PostgreSQL (through JetStream). Loaded at
+ * start-up from both; engine/risk-host.ts decides which one to resume from (PostgreSQL is the
+ * reference; a newer Redis copy is used only if it agrees) and replays every fill after it.
  */
 import type { Pool } from 'pg';
 import type { AccountSnapshot } from '../../actors/account.js';
@@ -19,12 +19,15 @@ export interface Checkpoint {
   readonly fillSeq: number;
   readonly timeUs: number;
   readonly limits: unknown;
+  /** Quantity precision per instrument known when it was taken (replay before books load). */
+  readonly precisions?: Readonly<Record<string, number>>;
   readonly accounts: readonly AccountSnapshot[];
 }
 
 export interface CheckpointStore {
   save(cp: Checkpoint): void;
-  load(): Promise<{ checkpoint: Checkpoint; source: 'redis' | 'postgresql' } | null>;
+  /** Both copies (null where absent or unreadable); the risk host decides (risk-host.ts restore). */
+  load(): Promise<{ postgresql: Checkpoint | null; redis: Checkpoint | null }>;
 }
 
 export interface CheckpointStoreOptions {
@@ -41,15 +44,6 @@ export interface CheckpointStoreOptions {
 function isCheckpoint(x: unknown): x is Checkpoint {
   const c = x as Partial<Checkpoint> | null;
   return typeof c === 'object' && c !== null && typeof c.fillSeq === 'number' && typeof c.timeUs === 'number' && Array.isArray(c.accounts);
-}
-
-/** Stable text of the parts that must agree (positions and states), for the comparison. */
-function essence(c: Checkpoint): string {
-  return JSON.stringify(
-    [...c.accounts]
-      .sort((a, b) => (a.account < b.account ? -1 : 1))
-      .map((a) => [a.account, a.state, [...a.positions].sort((x, y) => (x.symbol < y.symbol ? -1 : 1)).map((p) => [p.symbol, p.lots, p.avgEntry, p.realizedPnl])]),
-  );
 }
 
 export function createCheckpointStore(o: CheckpointStoreOptions): CheckpointStore {
@@ -85,16 +79,7 @@ export function createCheckpointStore(o: CheckpointStoreOptions): CheckpointStor
           o.log.warn({ err: (err as Error).message }, 'warm restart: PostgreSQL checkpoint unreadable');
         }
       }
-      if (fromRedis !== null && fromPg !== null) {
-        if (fromRedis.fillSeq === fromPg.fillSeq && essence(fromRedis) !== essence(fromPg)) {
-          o.log.warn({ fillSeq: fromPg.fillSeq }, 'warm restart: Redis and PostgreSQL checkpoints disagree at the same fill sequence: PostgreSQL wins');
-          return { checkpoint: fromPg, source: 'postgresql' };
-        }
-        return fromRedis.fillSeq > fromPg.fillSeq ? { checkpoint: fromRedis, source: 'redis' } : { checkpoint: fromPg, source: 'postgresql' };
-      }
-      if (fromPg !== null) return { checkpoint: fromPg, source: 'postgresql' };
-      if (fromRedis !== null) return { checkpoint: fromRedis, source: 'redis' };
-      return null;
+      return { postgresql: fromPg, redis: fromRedis };
     },
   };
 }

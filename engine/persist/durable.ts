@@ -24,13 +24,17 @@ export interface RecordsStreamLimits {
   replicas?: number;
 }
 
-/** Create the RECORDS stream, or bring its limits up to date. */
+/**
+ * Create the RECORDS stream, or bring its limits up to date. Work-queue retention: a record
+ * leaves the stream when a writer acknowledges it (after its batch committed), so the size
+ * and age limits bound only the backlog the database has not taken yet.
+ */
 export async function ensureRecordsStream(nc: NatsConnection, ns: string, limits: RecordsStreamLimits): Promise<string> {
   const jsm = await jetstreamManager(nc);
   const name = recordsStreamName(ns);
   const cfg = {
     subjects: [recordsWildcard(ns)],
-    retention: RetentionPolicy.Limits,
+    retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.New,
     max_bytes: limits.maxBytes,
@@ -39,8 +43,12 @@ export async function ensureRecordsStream(nc: NatsConnection, ns: string, limits
     num_replicas: limits.replicas ?? 1,
   };
   try {
-    await jsm.streams.info(name);
-    await jsm.streams.update(name, cfg);
+    const info = await jsm.streams.info(name);
+    if (info.config.retention !== RetentionPolicy.Workqueue) {
+      throw new Error(`stream ${name} exists with ${info.config.retention} retention; it must be a work queue (back it up, delete it, restart)`);
+    }
+    const { retention: _r, ...limitsOnly } = cfg;
+    await jsm.streams.update(name, { ...info.config, ...limitsOnly });
   } catch (err) {
     if (!/not found/i.test((err as Error).message)) throw err;
     await jsm.streams.add({ name, ...cfg });

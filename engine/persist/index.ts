@@ -150,7 +150,8 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
     d.feed.on('gaps', (gs) => {
       for (const g of gs) offer({ k: 'gap', symbol: g.symbol, reason: g.reason, startUs: g.startUs, endUs: g.endUs });
     }),
-    d.feed.on('event', (e) => offer({ k: 'event', eventId: e.eventId, account: e.account, from: e.from, to: e.to, reason: e.reason, manual: e.manual, timeUs: e.timeUs })),
+    // Trading-state events are stored by the risk host itself (before the fill that caused
+    // them is acknowledged), not from the feed.
     d.feed.on('risk', (rs) => {
       for (const r of rs) {
         // The restart gap of a restored instrument closes when its book is verified live again.

@@ -28,6 +28,8 @@
   const PING_EVERY_MS = 10000;
   /** No message at all for this long means the connection is dead even if TCP says otherwise. */
   const SILENCE_MS = 25000;
+  /** A handshake that has not completed by then is abandoned (a black-holed network never refuses). */
+  const CONNECT_TIMEOUT_MS = 10000;
   /** Chart history per instrument (a ring), and the time window drawn. */
   const HISTORY = 1500;
   const CHART_WINDOW_MS = 5 * 60 * 1000;
@@ -96,6 +98,7 @@
   let retryAt = 0;
   let retryTimer = null;
   let lastMessageAt = 0;
+  let connectStartedAt = 0;
   let lastDataAt = 0;
   let pingId = 0;
   let helloSimulated = false;
@@ -128,6 +131,7 @@
       return;
     }
     ws = sock;
+    connectStartedAt = performance.now();
     let opened = false;
     sock.onopen = () => {
       if (ws !== sock) return;
@@ -149,7 +153,10 @@
       ws = null;
       const wasConnected = connected;
       connected = false;
-      lastError = CLOSE_REASONS[ev.code] || ev.reason || (wasConnected ? 'connection lost' : 'cannot reach the gateway');
+      // Failed reconnection attempts keep the reason the connection was lost for.
+      const why = CLOSE_REASONS[ev.code] || ev.reason;
+      if (why) lastError = why;
+      else if (wasConnected || !lastError) lastError = wasConnected ? 'connection lost' : 'cannot reach the gateway';
       scheduleReconnect();
       markAllDirty();
       // A refused upgrade is an HTTP status the WebSocket API hides (it only says 1006): ask
@@ -188,6 +195,24 @@
       .finally(() => {
         diagnosing = false;
       });
+  }
+
+  /**
+   * Give up on the current socket now: on a dead network its close handshake could take long,
+   * so its own close event is ignored (it no longer is `ws`) and the reconnect starts at once.
+   */
+  function abandon(why) {
+    const sock = ws;
+    ws = null;
+    connected = false;
+    lastError = why;
+    try {
+      sock.close();
+    } catch {
+      // already closing
+    }
+    scheduleReconnect();
+    markAllDirty();
   }
 
   function send(msg) {
@@ -330,7 +355,7 @@
     const tr = document.createElement('tr');
     tr.dataset.symbol = symbol;
     tr.tabIndex = 0;
-    tr.setAttribute('aria-selected', 'false');
+    tr.setAttribute('aria-current', 'false');
     const cell = (cls) => {
       const td = document.createElement('td');
       td.className = cls;
@@ -401,7 +426,7 @@
 
   function select(symbol) {
     selectedSymbol = symbol;
-    for (const row of rows.values()) row.tr.setAttribute('aria-selected', row.symbol === symbol ? 'true' : 'false');
+    for (const row of rows.values()) row.tr.setAttribute('aria-current', row.symbol === symbol ? 'true' : 'false');
     chartDirty = true;
     queueRender();
   }
@@ -809,7 +834,7 @@
       for (const row of rows.values()) {
         if (row.rec !== null) renderRow(row, now);
         const sel = row.symbol === selectedSymbol ? 'true' : 'false';
-        if (row.tr.getAttribute('aria-selected') !== sel) row.tr.setAttribute('aria-selected', sel);
+        if (row.tr.getAttribute('aria-current') !== sel) row.tr.setAttribute('aria-current', sel);
       }
     }
     if (accountDirty) {
@@ -829,11 +854,12 @@
     const now = Date.now();
     el.clock.textContent = new Date(now).toLocaleTimeString('en-GB');
     renderConnBanner();
-    if (ws !== null && ws.readyState === WebSocket.OPEN) {
+    if (ws !== null && ws.readyState === WebSocket.CONNECTING && performance.now() - connectStartedAt > CONNECT_TIMEOUT_MS) {
+      abandon(`no answer from the gateway within ${CONNECT_TIMEOUT_MS / 1000} s`);
+    } else if (ws !== null && ws.readyState === WebSocket.OPEN) {
       const p = performance.now();
       if (p - lastMessageAt > SILENCE_MS) {
-        lastError = `no message for ${Math.round(SILENCE_MS / 1000)} s`;
-        ws.close(4000, 'silent'); // onclose reconnects
+        abandon(`no message for ${Math.round(SILENCE_MS / 1000)} s`);
       } else if (p - lastPing > PING_EVERY_MS) {
         lastPing = p;
         send({ op: 'ping', id: ++pingId });
