@@ -189,7 +189,7 @@ await pool.end();
 // ------------------------------------------------------------------ 3. the worker's own added cost
 
 // The only per-frame work persistence adds inside the worker: each trade becomes a record
-// (exact price/qty text) for the main thread. Same frames, same session code, with and
+// (price/qty text as printed, sliced by the scanner) for the main thread. Same frames, same session code, with and
 // without the trade hook; interleaved rounds, median ns per frame.
 const mix = generateMixStream({ depth: 10, frames: QUICK ? 20_000 : 60_000, seed: 5 });
 const precision = new Map(mix.instruments.map((x) => [x.symbol, { price: x.pricePrecision, qty: x.qtyPrecision }]));
@@ -207,9 +207,9 @@ function feedOnce(withTrades: boolean): number {
       log: { debug() {}, info() {}, warn() {}, error() {} },
       onRisk: () => void sinkCount++,
       onTrade: withTrades
-        ? (actor, tradeId, side, price, qty, timeUs, recvUs) => {
+        ? (actor, tradeId, side, _price, _qty, timeUs, recvUs, priceText, qtyText) => {
             if (trades.length >= 4096) trades = [];
-            trades.push({ symbol: actor.symbol, tradeId, side: side > 0 ? 'buy' : 'sell', price: price.toFixed(actor.pricePrecision), qty: qty.toFixed(actor.qtyPrecision), timeUs, recvUs });
+            trades.push({ symbol: actor.symbol, tradeId, side: side > 0 ? 'buy' : 'sell', price: priceText, qty: qtyText, timeUs, recvUs });
           }
         : undefined,
       send() {},

@@ -743,7 +743,7 @@ const settings: SettingTable = {
   },
   writerQueueCapacity: {
     env: 'AETHER_WRITER_QUEUE',
-    description: 'Capacity of the in-process record queue used without NATS (half full: snapshots are thinned; full: records are dropped and counted).',
+    description: 'Capacity, in records, of the record queue: the in-process queue to the writer without NATS, or the queue in front of JetStream with it (half full: snapshots are thinned; full: records are dropped and counted).',
     allowed: 'an integer from 100 to 10000000',
     defaultText: '200000',
     defaultValue: () => 200_000,
@@ -759,7 +759,7 @@ const settings: SettingTable = {
   },
   recordsMaxBytes: {
     env: 'AETHER_RECORDS_MAX_BYTES',
-    description: 'Size limit of the JetStream RECORDS stream (records waiting for the database). When full, new records are refused (counted), never old ones discarded.',
+    description: 'Size limit of the JetStream RECORDS stream (a work queue: only records the database has not taken yet count). When full, new records are refused (counted), never old ones discarded.',
     allowed: 'an integer from 1048576 to 1099511627776 (bytes)',
     defaultText: '4294967296',
     defaultValue: () => 4 * 1024 ** 3,
@@ -775,10 +775,10 @@ const settings: SettingTable = {
   },
   compressAfterDays: {
     env: 'AETHER_COMPRESS_AFTER_DAYS',
-    description: 'TimescaleDB: compress hypertable chunks older than this (ignored on plain PostgreSQL).',
+    description: 'TimescaleDB: compress hypertable chunks older than this (ignored on plain PostgreSQL). Must be longer than AETHER_RECORDS_MAX_AGE_HOURS, so records stored late after an outage do not land in compressed chunks.',
     allowed: 'an integer from 1 to 3650 (days)',
-    defaultText: '7',
-    defaultValue: () => 7,
+    defaultText: '14',
+    defaultValue: () => 14,
     parse: intIn(1, 3650),
   },
   retentionDays: {
@@ -922,6 +922,12 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
 
   const databaseConfigured =
     values['databaseUrl'] !== null || nonEmpty(env['PGHOST']) !== undefined || nonEmpty(env['PGDATABASE']) !== undefined;
+  if (valid['compressAfterDays'] && valid['recordsMaxAgeHours'] && (values['compressAfterDays'] as number) * 24 <= (values['recordsMaxAgeHours'] as number)) {
+    violate(
+      origin['compressAfterDays'] ?? 'AETHER_COMPRESS_AFTER_DAYS',
+      `must be longer than the RECORDS stream's age limit ${String(values['recordsMaxAgeHours'])} h from ${origin['recordsMaxAgeHours'] ?? 'AETHER_RECORDS_MAX_AGE_HOURS'} (records may be stored that late)`,
+    );
+  }
   // Without NATS the writer sits behind an in-process queue that drops records in a long
   // outage: fine for development, never for production.
   if (valid['env'] && valid['databaseUrl'] && valid['natsUrl'] && values['env'] === 'production' && values['databaseUrl'] !== null && values['natsUrl'] === null) {

@@ -17,6 +17,7 @@ import { RiskOutput } from './risk-output.js';
 import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
 import type { FeedGap, TradeRecord } from './feed.js';
 import { BookHealth } from '../actors/risk.js';
+import { plainDecimal } from '../actors/position.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -80,19 +81,18 @@ const client = new KrakenClient({
     if (slot >= 0) board.write(slot, actor);
     trackGap(actor);
   },
-  onTrade: (actor, tradeId, side, price, qty, timeUs, recvUs) => {
+  onTrade: (actor, tradeId, side, price, qty, timeUs, recvUs, priceText, qtyText) => {
     if (trades.length >= REPORT_TRADES_MAX) {
       tradesDropped++;
       return;
     }
-    const pp = actor.pricePrecision;
-    const qp = actor.qtyPrecision;
+    // Price and quantity exactly as Kraken printed them (the doubles only as a fallback).
     trades.push({
       symbol: actor.symbol,
       tradeId,
       side: side > 0 ? 'buy' : 'sell',
-      price: pp >= 0 ? price.toFixed(pp) : String(price),
-      qty: qp >= 0 ? qty.toFixed(qp) : String(qty),
+      price: priceText !== '' ? priceText : plainDecimal(price),
+      qty: qtyText !== '' ? qtyText : plainDecimal(qty),
       timeUs: timeUs >= 0 ? timeUs : recvUs,
       recvUs,
     });

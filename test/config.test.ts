@@ -425,3 +425,9 @@ t.test('config - production with a database but no NATS is refused (the in-proce
   t.doesNotThrow(() => loadConfig({ env: { AETHER_ENV: 'production', DATABASE_URL: 'postgres://db:5432/aether', NATS_URL: 'nats://nats:4222', AETHER_GATEWAY_TOKENS: 'x'.repeat(64) } }).env);
   t.doesNotThrow(() => loadConfig({ env: { DATABASE_URL: 'postgres://db:5432/aether' } }), 'development: the in-process queue is allowed');
 });
+
+t.test('config - TimescaleDB compression must start after the RECORDS stream age limit', async (t) => {
+  const err = refused({ env: { AETHER_COMPRESS_AFTER_DAYS: '7', AETHER_RECORDS_MAX_AGE_HOURS: '168' } });
+  t.match(err.message, /AETHER_COMPRESS_AFTER_DAYS: must be longer than the RECORDS stream's age limit 168 h/);
+  t.doesNotThrow(() => loadConfig({ env: { AETHER_COMPRESS_AFTER_DAYS: '8', AETHER_RECORDS_MAX_AGE_HOURS: '168' } }));
+});

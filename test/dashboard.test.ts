@@ -3,7 +3,8 @@
  * loads the page the engine's gateway serves, over real sockets, with the engine running on
  * the simulated exchange and the risk host on real NATS. Nothing is mocked: rows must update
  * live, a halted instrument must be marked, the account's trading state must follow a halt,
- * the page must report the gateway going away, and the console must stay clean.
+ * the page must show a dropped network (cut by a TCP relay between browser and gateway) and
+ * reconnect by itself, report the gateway going away, and keep its console clean.
  *
  * A screenshot of the live page is written to test/output/dashboard.png (gitignored).
  */

@@ -139,6 +139,15 @@ abstract class ByteScanner {
     return true;
   }
 
+  /** The text of the number readNumber() just read from `at` (quotes excluded). */
+  protected lastNumberText(at: number): string {
+    const b = this.b;
+    const quoted = b[at] === C_QUOTE;
+    const start = quoted ? at + 1 : at;
+    const end = quoted ? this.i - 1 : this.i;
+    return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+  }
+
   /** The last readNumber() as the nearest double (one rounding when the digits fit 2^53). */
   protected numberValue(): number {
     const scale = POW10[this.nLen]!;
@@ -331,8 +340,11 @@ export class TradeBatch {
   timeUs = new Float64Array(64);
   /** Kraken's trade id, -1 when absent. */
   tradeId = new Float64Array(64);
+  /** Price and quantity exactly as the venue printed them. */
+  priceText: string[] = [];
+  qtyText: string[] = [];
 
-  push(symbol: string, side: number, price: number, qty: number, timeUs: number, tradeId = -1): void {
+  push(symbol: string, side: number, price: number, qty: number, timeUs: number, tradeId = -1, priceText = '', qtyText = ''): void {
     const i = this.count;
     if (i === this.side.length) {
       const cap = i * 2;
@@ -351,6 +363,8 @@ export class TradeBatch {
     this.qty[i] = qty;
     this.timeUs[i] = timeUs;
     this.tradeId[i] = tradeId;
+    this.priceText[i] = priceText;
+    this.qtyText[i] = qtyText;
     this.count = i + 1;
   }
 }
@@ -380,6 +394,8 @@ export class TradeScanner extends ByteScanner {
       let qty = -1;
       let timeUs = -1;
       let tradeId = -1;
+      let priceText = '';
+      let qtyText = '';
       for (;;) {
         const klen = this.readKey();
         const ks = this.i - klen - 2;
@@ -392,11 +408,15 @@ export class TradeScanner extends ByteScanner {
           else if (this.lit(L_SELL)) side = -1;
           else return false;
         } else if (klen === 5 && this.keyIs(ks, W_PRICE)) {
+          const at = this.i;
           if (!this.readNumber()) return false;
           price = this.numberValue();
+          priceText = this.lastNumberText(at);
         } else if (klen === 3 && this.keyIs(ks, W_QTY)) {
+          const at = this.i;
           if (!this.readNumber()) return false;
           qty = this.numberValue();
+          qtyText = this.lastNumberText(at);
         } else if (klen === 8 && this.keyIs(ks, W_ORDTYPE)) {
           if (this.readString() < 0) return false;
         } else if (klen === 8 && this.keyIs(ks, W_TRADEID)) {
@@ -413,7 +433,7 @@ export class TradeScanner extends ByteScanner {
         return false;
       }
       if (symbol === '' || side === 0 || !(price > 0) || !(qty > 0)) return false;
-      out.push(symbol, side, price, qty, timeUs, tradeId);
+      out.push(symbol, side, price, qty, timeUs, tradeId, priceText, qtyText);
       const c = b[this.i++];
       if (c === C_COMMA) continue;
       if (c === C_RBRACKET) break;

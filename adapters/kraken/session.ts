@@ -66,7 +66,7 @@ export interface SessionOptions {
   /** Called with the system status on each status frame. */
   onStatus?(system: string): void;
   /** Each trade after it reached its actor (side 1 buy, -1 sell; tradeId -1 when absent). */
-  onTrade?(actor: InstrumentActor, tradeId: number, side: number, price: number, qty: number, timeUs: number, recvUs: number): void;
+  onTrade?(actor: InstrumentActor, tradeId: number, side: number, price: number, qty: number, timeUs: number, recvUs: number, priceText: string, qtyText: string): void;
 }
 
 interface ResyncState {
@@ -178,7 +178,7 @@ export class KrakenSession {
     }
     if (this.tradeScanner.scan(frame, this.trades)) {
       const tb = this.trades;
-      for (let i = 0; i < tb.count; i++) this.onTrade(tb.symbol[i]!, tb.price[i]!, tb.qty[i]!, tb.side[i]!, tb.timeUs[i]!, recvUs, tb.tradeId[i]!);
+      for (let i = 0; i < tb.count; i++) this.onTrade(tb.symbol[i]!, tb.price[i]!, tb.qty[i]!, tb.side[i]!, tb.timeUs[i]!, recvUs, tb.tradeId[i]!, tb.priceText[i]!, tb.qtyText[i]!);
       return;
     }
     if (isTickerFrame(frame)) {
@@ -329,16 +329,16 @@ export class KrakenSession {
       }
       const ts = typeof t.timestamp === 'string' ? parseTimestampText(t.timestamp) : -1;
       const id = typeof t.trade_id === 'number' && Number.isSafeInteger(t.trade_id) ? t.trade_id : -1;
-      this.onTrade(t.symbol, price, qty, t.side === 'buy' ? 1 : t.side === 'sell' ? -1 : 0, ts, recvUs, id);
+      this.onTrade(t.symbol, price, qty, t.side === 'buy' ? 1 : t.side === 'sell' ? -1 : 0, ts, recvUs, id, String(t.price), String(t.qty));
     }
   }
 
-  private onTrade(symbol: string, price: number, qty: number, side: number, timeUs: number, recvUs: number, tradeId: number): void {
+  private onTrade(symbol: string, price: number, qty: number, side: number, timeUs: number, recvUs: number, tradeId: number, priceText: string, qtyText: string): void {
     const actor = this.actors.get(symbol);
     if (actor === undefined) return;
     this.counters.trades++;
     actor.onTrade(price, qty, side, timeUs, recvUs);
-    this.opts.onTrade?.(actor, tradeId, side, price, qty, timeUs, recvUs);
+    this.opts.onTrade?.(actor, tradeId, side, price, qty, timeUs, recvUs, priceText, qtyText);
     if (actor.isLive()) this.opts.onRisk(actor);
   }
 

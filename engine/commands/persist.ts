@@ -19,7 +19,7 @@ export async function runMigrate(config: Config, log: Logger): Promise<number> {
   if (url === null) return 2;
   const pool = createPool(url, log, 1);
   try {
-    const r = await migrate(pool, log, { schema: config.dbSchema, compressAfterDays: config.compressAfterDays, retentionDays: config.retentionDays });
+    const r = await migrate(pool, log, { schema: config.dbSchema, compressAfterDays: config.compressAfterDays, retentionDays: config.retentionDays, refreshWindowHours: config.recordsMaxAgeHours + 24 });
     log.info({ ...r }, r.applied.length === 0 ? `schema ${config.dbSchema} is up to date (version ${r.current})` : `applied migration(s) ${r.applied.join(', ')}`);
     return 0;
   } catch (err) {
@@ -41,7 +41,7 @@ export async function runWriter(config: Config, log: Logger): Promise<number> {
   // Wait for the database (migrations under the advisory lock), retrying while it is down.
   for (;;) {
     try {
-      await migrate(pool, log, { schema: config.dbSchema, compressAfterDays: config.compressAfterDays, retentionDays: config.retentionDays });
+      await migrate(pool, log, { schema: config.dbSchema, compressAfterDays: config.compressAfterDays, retentionDays: config.retentionDays, refreshWindowHours: config.recordsMaxAgeHours + 24 });
       break;
     } catch (err) {
       log.error({ code: 'E_DB', err: (err as Error).message }, 'database not ready: retrying in 2 s');

@@ -88,7 +88,18 @@ const EVENTS_KEPT = 100;
 /** Accounts whose latest risk is cached for snapshots (a bound on a map that grows with input). */
 const MAX_ACCOUNTS = 10_000;
 const FLUSH_EVERY_MS = 25;
+/** Longest a fan-out runs before it yields to the event loop (the rest follows at once). */
+const FANOUT_SLICE_MS = 4;
 const IDLE_CHECK_EVERY_MS = 1000;
+
+/** An unconflated JSON update, encoded only when it is written (into the hub's scratch buffer). */
+class FastUpdate {
+  constructor(
+    readonly out: Outgoing,
+    readonly seq: number,
+  ) {}
+}
+type Pending = string | Uint8Array | FastUpdate;
 
 /** Per connection, per concrete channel. */
 class ChannelState {
@@ -128,6 +139,8 @@ export class Client {
   closed = false;
   sent = 0;
   conflations = 0;
+  /** Messages of the current fan-out batch, written under one cork when the batch ends. */
+  outbox: Pending[] = [];
 
   constructor(
     readonly id: number,
@@ -174,6 +187,13 @@ export class Hub {
   private readonly limits: HubLimits;
   /** Accounts not cached because MAX_ACCOUNTS was reached. */
   accountsDropped = 0;
+  /** Inside a fan-out batch (one source event): writes go to each client's outbox. */
+  private batchDepth = 0;
+  private readonly outboxClients: Client[] = [];
+  private outboxHead = 0;
+  private flushScheduled = false;
+  /** One reusable buffer the fast JSON updates are encoded into (uWS copies on send). */
+  private readonly scratch = { buf: Buffer.allocUnsafe(64 * 1024) };
 
   constructor(private readonly opts: HubOptions) {
     this.src = opts.source;
@@ -183,19 +203,19 @@ export class Hub {
   start(): void {
     const feed = this.src.feed;
     this.unsubscribe.push(
-      feed.on('risk', (rs) => this.onRisk(rs)),
-      feed.on('trades', (ts) => this.onTrades(ts)),
-      feed.on('portfolio', (p) => this.onPortfolio(p)),
-      feed.on('event', (e) => this.onEvent(e)),
+      feed.on('risk', (rs) => this.batch(() => this.onRisk(rs))),
+      feed.on('trades', (ts) => this.batch(() => this.onTrades(ts))),
+      feed.on('portfolio', (p) => this.batch(() => this.onPortfolio(p))),
+      feed.on('event', (e) => this.batch(() => this.onEvent(e))),
     );
-    this.src.onStaleChange(() => this.onSourceStale());
+    this.src.onStaleChange(() => this.batch(() => this.onSourceStale()));
     for (const s of this.src.symbols()) {
       const r = this.src.latestRisk(s);
       if (r !== null) this.healthOf.set(s, r.health);
     }
     this.timers.push(setInterval(() => this.flushDue(), FLUSH_EVERY_MS));
     this.timers.push(setInterval(() => this.checkIdle(), IDLE_CHECK_EVERY_MS));
-    if (this.src.books !== null) this.timers.push(setInterval(() => this.pollBooks(), this.limits.bookIntervalMs));
+    if (this.src.books !== null) this.timers.push(setInterval(() => this.batch(() => this.pollBooks()), this.limits.bookIntervalMs));
     for (const t of this.timers) t.unref();
   }
 
@@ -611,7 +631,12 @@ export class Hub {
     const seq = st.seq + 1;
     const conflated = st.skipped > 0;
     const sim = this.src.simulated;
-    const msg = c.encoding === Encoding.JSON ? envelopeJson(type, out, seq, sim, conflated, st.skipped) : envelopePack(type, out, seq, sim, conflated, st.skipped);
+    const msg: Pending =
+      c.encoding === Encoding.JSON
+        ? type === 'update' && !conflated
+          ? new FastUpdate(out, seq)
+          : envelopeJson(type, out, seq, sim, conflated, st.skipped)
+        : envelopePack(type, out, seq, sim, conflated, st.skipped);
     if (!this.write(c, msg, now)) return false;
     st.seq = seq;
     st.skipped = 0;
@@ -630,15 +655,84 @@ export class Hub {
     this.control(c, { type: 'error', id, code, reason });
   }
 
-  /** Every send goes through here: the hard limit, uWS drops, and the switch to latest-value mode. */
-  private write(c: Client, msg: string | Uint8Array, now: number): boolean {
+  /**
+   * One source event's fan-out as a batch: every message it produces for a client is queued
+   * and written when the batch ends, under one cork per client — one socket write per client
+   * instead of one per message (a report of 20 instruments to 1,000 clients is 20,000
+   * messages but 1,000 writes).
+   */
+  private batch(fn: () => void): void {
+    this.batchDepth++;
+    try {
+      fn();
+    } finally {
+      if (--this.batchDepth === 0 && !this.flushScheduled) this.flushOutboxes();
+    }
+  }
+
+  /**
+   * Write the queued messages, client by client. A large fan-out is spread over turns of the
+   * event loop (at most FANOUT_SLICE_MS at a time) so that timers, drains and other clients'
+   * messages are not held up behind it; a client's messages stay in order (anything written to
+   * a client with queued messages joins its queue).
+   */
+  private flushOutboxes(): void {
+    if (this.flushScheduled) return;
+    const now = Date.now();
+    const t0 = performance.now();
+    const q = this.outboxClients;
+    let i = this.outboxHead;
+    for (; i < q.length; i++) {
+      const c = q[i]!;
+      const msgs = c.outbox;
+      c.outbox = [];
+      if (!c.closed && msgs.length > 0) {
+        c.conn.cork(() => {
+          for (const msg of msgs) if (!this.writeNow(c, msg, now)) break;
+        });
+      }
+      if ((i & 15) === 15 && performance.now() - t0 > FANOUT_SLICE_MS) {
+        i++;
+        break;
+      }
+    }
+    if (i < q.length) {
+      this.outboxHead = i;
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flushOutboxes();
+      });
+      return;
+    }
+    q.length = 0;
+    this.outboxHead = 0;
+  }
+
+  /** Every send goes through here (queued inside a batch, written at once otherwise). */
+  private write(c: Client, msg: Pending, now: number): boolean {
+    if (c.closed) return false;
+    if (this.batchDepth > 0 || c.outbox.length > 0) {
+      if (c.outbox.length === 0) this.outboxClients.push(c);
+      c.outbox.push(msg);
+      return true;
+    }
+    return this.writeNow(c, msg, now);
+  }
+
+  /** The hard limit, uWS drops, and the switch to latest-value mode. */
+  private writeNow(c: Client, msg: Pending, now: number): boolean {
     if (c.closed) return false;
     const conn = c.conn;
     if (conn.buffered() > this.limits.closeBytes) {
       this.closeSlow(c);
       return false;
     }
-    const status = conn.send(msg, c.encoding === Encoding.MSGPACK);
+    let status: number;
+    if (msg instanceof FastUpdate) {
+      const len = msg.out.encodeUpdateJson(msg.seq, this.src.simulated, this.scratch);
+      status = conn.send(this.scratch.buf.subarray(0, len), false);
+    } else status = conn.send(msg, c.encoding === Encoding.MSGPACK);
     if (status === SEND_DROPPED) {
       m.sendDropped.inc();
       this.closeSlow(c);
@@ -730,8 +824,17 @@ export class Hub {
   }
 
   /** Idle timeout: ping a quiet client at half the timeout, close it at the timeout. */
+  private lastIdleCheckMs = Date.now();
   private checkIdle(): void {
     const now = Date.now();
+    // After a stall of this thread (a long GC, an overloaded machine) clients' answers may be
+    // waiting unread: close nobody this round, start counting again.
+    const stalled = now - this.lastIdleCheckMs > 3 * IDLE_CHECK_EVERY_MS;
+    this.lastIdleCheckMs = now;
+    if (stalled) {
+      for (const c of this.clients) if (c.lastRecvMs < now - this.limits.idleTimeoutMs / 2) c.lastRecvMs = now - this.limits.idleTimeoutMs / 2;
+      return;
+    }
     const limit = this.limits.idleTimeoutMs;
     for (const c of [...this.clients]) {
       const idle = now - c.lastRecvMs;

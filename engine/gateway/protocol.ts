@@ -173,6 +173,9 @@ export class Outgoing {
   private pack: Buffer | null = null;
   private channelJson: string | null = null;
   private channelPack: Buffer | null = null;
+  /** The JSON envelope of an unconflated update around `seq`, as bytes (see encodeUpdateJson). */
+  private head: Buffer | null = null;
+  private tail: Buffer | null = null;
 
   constructor(
     readonly channel: string,
@@ -191,6 +194,25 @@ export class Outgoing {
   }
   channelPackBytes(): Buffer {
     return (this.channelPack ??= packStr(this.channel));
+  }
+
+  /**
+   * `{"type":"update",…,"seq":<seq>,…,"conflated":false,"skipped":0,"data":…}` written into
+   * `scratch` (grown when too small); returns the byte length. The parts around `seq` are
+   * encoded once per update, so a fan-out to many clients only copies bytes: no string is
+   * built or converted per client.
+   */
+  encodeUpdateJson(seq: number, simulated: boolean, scratch: { buf: Buffer }): number {
+    this.head ??= Buffer.from(`{"type":"update","channel":${this.channelJsonText()},"seq":`, 'utf8');
+    this.tail ??= Buffer.from(`,"stale":${this.stale},"simulated":${simulated},"conflated":false,"skipped":0,"data":${this.dataJson()}}`, 'utf8');
+    const digits = String(seq);
+    const len = this.head.length + digits.length + this.tail.length;
+    if (scratch.buf.length < len) scratch.buf = Buffer.allocUnsafe(Math.max(len, scratch.buf.length * 2));
+    const b = scratch.buf;
+    let p = this.head.copy(b, 0);
+    p += b.write(digits, p, 'latin1');
+    p += this.tail.copy(b, p);
+    return p;
   }
 }
 

@@ -101,7 +101,7 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
     // in the background (records wait in JetStream / the queue meanwhile).
     const tryMigrate = async (): Promise<boolean> => {
       try {
-        flavor = (await migrate(pool, log, { schema: config.dbSchema, compressAfterDays: config.compressAfterDays, retentionDays: config.retentionDays })).flavor;
+        flavor = (await migrate(pool, log, { schema: config.dbSchema, compressAfterDays: config.compressAfterDays, retentionDays: config.retentionDays, refreshWindowHours: config.recordsMaxAgeHours + 24 })).flavor;
         dbError = null;
         return true;
       } catch (err) {

@@ -26,6 +26,8 @@ export interface MigrateOptions {
   retentionDays: number;
   /** Force plain PostgreSQL even when TimescaleDB is installed (tests of the fallback). */
   forcePlain?: boolean;
+  /** How far back the OHLCV aggregate is refreshed (the RECORDS stream's age limit + a day). */
+  refreshWindowHours?: number;
 }
 
 export interface MigrateResult {
@@ -175,20 +177,27 @@ const MIGRATIONS: readonly Migration[] = [
           out.push(`SELECT create_hypertable('${S}.${table}', '${col}', chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE)`);
         }
         const segment: Record<string, string> = { trades: 'symbol', book_snapshots: 'symbol', risk_snapshots: 'symbol', account_snapshots: 'account' };
+        // Order by every column of the unique key besides the segment: TimescaleDB checks
+        // uniqueness in compressed chunks with it.
+        const orderBy: Record<string, string> = { trades: 'time DESC, trade_id', book_snapshots: 'time DESC', risk_snapshots: 'time DESC', account_snapshots: 'time DESC' };
         for (const table of Object.keys(HYPERTABLES)) {
-          out.push(`ALTER TABLE ${S}.${table} SET (timescaledb.compress, timescaledb.compress_segmentby = '${segment[table]}', timescaledb.compress_orderby = 'time DESC')`);
+          out.push(`ALTER TABLE ${S}.${table} SET (timescaledb.compress, timescaledb.compress_segmentby = '${segment[table]}', timescaledb.compress_orderby = '${orderBy[table]}')`);
           out.push(`SELECT add_compression_policy('${S}.${table}', INTERVAL '${o.compressAfterDays} days', if_not_exists => TRUE)`);
           out.push(`SELECT add_retention_policy('${S}.${table}', INTERVAL '${o.retentionDays} days', if_not_exists => TRUE)`);
         }
         out.push(
-          `CREATE MATERIALIZED VIEW IF NOT EXISTS ${S}.ohlcv_1m WITH (timescaledb.continuous) AS
+          // Real-time aggregate (materialized_only = false, the default before 2.13): the same
+          // answers as the plain view, recent minutes included.
+          `CREATE MATERIALIZED VIEW IF NOT EXISTS ${S}.ohlcv_1m WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
              SELECT symbol, time_bucket(INTERVAL '1 minute', time) AS bucket,
                     first(price, time) AS open, max(price) AS high, min(price) AS low, last(price, time) AS close,
                     sum(qty) AS volume, count(*) AS trades
                FROM ${S}.trades GROUP BY symbol, bucket WITH NO DATA`,
         );
         out.push(
-          `SELECT add_continuous_aggregate_policy('${S}.ohlcv_1m', start_offset => INTERVAL '1 hour', end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', if_not_exists => TRUE)`,
+          // The refresh window reaches back as far as a record may wait in JetStream (its age
+          // limit), so trades stored late after a database outage are aggregated too.
+          `SELECT add_continuous_aggregate_policy('${S}.ohlcv_1m', start_offset => INTERVAL '${o.refreshWindowHours ?? 192} hours', end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', if_not_exists => TRUE)`,
         );
       } else {
         for (const table of Object.keys(HYPERTABLES)) out.push(`CREATE INDEX IF NOT EXISTS ${table}_time_brin ON ${S}.${table} USING brin (time)`);
@@ -245,7 +254,16 @@ export async function migrate(pool: Pool, log: Log, o: MigrateOptions): Promise<
       if (recorded.rows.length > 0) flavor = recorded.rows[0]!.value as DbFlavor;
       else {
         flavor = await detectFlavor(c, o.forcePlain === true);
-        if (flavor === 'timescaledb') await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+        if (flavor === 'timescaledb') {
+          // Listed is not usable: the library may be missing from shared_preload_libraries,
+          // or this role may not create extensions. Then: plain tables, said in the log.
+          try {
+            await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+          } catch (err) {
+            log.warn({ err: (err as Error).message }, 'timescaledb is installed but cannot be used here: using plain PostgreSQL tables');
+            flavor = 'postgresql';
+          }
+        }
         await c.query(`INSERT INTO ${S}.schema_info (key, value) VALUES ('flavor', $1) ON CONFLICT (key) DO NOTHING`, [flavor]);
       }
       const done = new Set((await c.query<{ version: number }>(`SELECT version FROM ${S}.schema_migrations`)).rows.map((r) => r.version));
