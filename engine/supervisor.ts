@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { ConnectBudget } from './connect-budget.js';
 import type { Logger } from './logger.js';
 import { MarketBoard } from './market-board.js';
-import type { EngineFeed } from './feed.js';
+import type { EngineFeed, FeedGap } from './feed.js';
 import { metrics } from './metrics.js';
 import { assignWorkers } from './shard-map.js';
 import { siblingModule, spawnWorker } from './spawn-worker.js';
@@ -64,6 +64,8 @@ export class Supervisor {
   readonly slotOf: Readonly<Record<string, number>>;
   /** Latest risk record per symbol. */
   readonly latest = new Map<string, MarketRisk>();
+  /** Instruments of a crashed worker: when their gap began (µs), until they are LIVE again. */
+  private readonly restartGaps = new Map<string, number>();
   private readonly slots: Slot[] = [];
   private stopping = false;
 
@@ -130,6 +132,10 @@ export class Supervisor {
       if (this.stopping || slot.stopped) return;
       slot.restarts++;
       metrics.workerRestarts.inc();
+      // Its instruments are not verified live until the new worker's books are: a feed gap
+      // from the last record each reported until it is LIVE again.
+      const nowUs = Date.now() * 1000;
+      for (const sym of slot.symbols) if (!this.restartGaps.has(sym)) this.restartGaps.set(sym, Math.min(nowUs, this.latest.get(sym)?.recvTimeUs ?? nowUs));
       if (Date.now() - slot.startedAt >= HEALTHY_RESET_MS) slot.crashStreak = 0;
       const delay = Math.min(RESTART_CAP_MS, RESTART_FIRST_MS * 2 ** slot.crashStreak);
       slot.crashStreak++;
@@ -154,6 +160,17 @@ export class Supervisor {
         slot.stats = m.stats;
         metrics.observeWorker(slot.index, m.stats);
         for (const r of m.risk) this.latest.set(r.symbol, r);
+        if (this.restartGaps.size > 0) {
+          const closed: FeedGap[] = [];
+          for (const r of m.risk) {
+            const since = this.restartGaps.get(r.symbol);
+            if (since !== undefined && r.health === 'LIVE') {
+              this.restartGaps.delete(r.symbol);
+              closed.push({ symbol: r.symbol, reason: 'worker restart', startUs: since, endUs: Math.max(since, r.recvTimeUs) });
+            }
+          }
+          if (closed.length > 0) this.opts.feed?.emit('gaps', closed);
+        }
         if (m.risk.length > 0) {
           this.opts.onRisk?.(m.risk);
           this.opts.feed?.emit('risk', m.risk);

@@ -43,7 +43,7 @@ const DB = `postgres://postgres@127.0.0.1:${port}/postgres`;
 const ns = `t_pgout_${process.pid}`;
 
 const pairs = defaultSimPairs(8);
-const sim = await startSimExchange({ pairs, bookRatePerSymbol: 150, tradeRatio: 4, seed: 77 });
+const sim = await startSimExchange({ pairs, bookRatePerSymbol: 150, tradeRatio: 5, seed: 77 });
 const config = loadConfig({
   env: {},
   overrides: { port: 0, natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, databaseUrl: DB, dbSchema: 'aether', workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, writerAckWaitMs: 5000 },
@@ -88,6 +88,7 @@ t.test('PostgreSQL down for 10 s at ~5,000 records/s: afterwards every trade and
   }, 100);
 
   const t0 = Date.now();
+  const published0 = stores.status().counters['publish.published'] ?? 0;
   await new Promise((r) => setTimeout(r, 5000));
   const before = trades.size;
   ctl('stop');
@@ -107,6 +108,8 @@ t.test('PostgreSQL down for 10 s at ~5,000 records/s: afterwards every trade and
   clearInterval(fills);
   const runMs = Date.now() - t0;
   const recordRate = (trades.size + fillIds.length * 2) / (runMs / 1000);
+  const publishedRate = ((stores.status().counters['publish.published'] ?? 0) - published0) / (runMs / 1000);
+  t.ok(publishedRate >= 5000, `the run produced ${publishedRate.toFixed(0)} records/s into JetStream (≥ 5,000)`);
   t.comment(`run ${runMs} ms, outage ${outageMs} ms, ${trades.size} trades (${before} before the outage) + ${fillIds.length} fills (×2 records with positions) ≈ ${recordRate.toFixed(0)} records/s besides snapshots; ${waiting} records waited in JetStream`);
   t.ok(waiting > 0, 'records waited in JetStream while PostgreSQL was down');
 

@@ -12,7 +12,7 @@ import { createConnection } from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { defaultSimPairs, startSimExchange } from '../adapters/kraken-sim/index.js';
 import { loadConfig } from '../engine/config.js';
 import { startEngine } from '../engine/runtime.js';
@@ -20,7 +20,7 @@ import { createCheckpointStore, type Checkpoint } from '../engine/persist/checkp
 import { migrate, RedisState } from '../engine/persist/index.js';
 import { PgWriter } from '../engine/persist/writer.js';
 import type { PersistRecord } from '../engine/persist/records.js';
-import { recordsStreamName, redisKey, streamName } from '../engine/switchboard.js';
+import { fillsSubject, recordsStreamName, redisKey, streamName } from '../engine/switchboard.js';
 import { eventually } from './helpers/eventually.js';
 import { memoryLogger } from './helpers/logger.js';
 import { freePort } from './helpers/net.js';
@@ -75,11 +75,16 @@ const reader = new Redis(REDIS, { retryStrategy: () => 100, maxRetriesPerRequest
 reader.on('error', () => undefined);
 t.teardown(() => reader.disconnect());
 const keysOf = () => pairs.flatMap((p) => [redisKey(prefix, 'risk', p.symbol), redisKey(prefix, 'top', p.symbol)]);
+/** With an account: its risk and the risk host's checkpoint (written only when they change). */
+const allKeys = () => [...keysOf(), redisKey(prefix, 'account', 'rx1'), redisKey(prefix, 'engine', `risk-host:${ns}`)];
 
 t.test('Redis down 10 s: the engine runs on with bounded pending work; every key is back within 2 s of Redis returning', async (t) => {
   const stores = (await engine.persistence)!;
   const state = stores.redis!;
-  await eventually(async () => (await reader.exists(...keysOf())) === keysOf().length, 20_000, 'keys written', 100);
+  const host = (await engine.riskHost)!;
+  await eventually(() => pairs.every((p) => host.market(p.symbol)?.health === 'LIVE'), 20_000, 'books LIVE');
+  await jetstream(nc).publish(fillsSubject(ns, 'rx1'), JSON.stringify({ fill_id: 'rx-1', account: 'rx1', symbol: 'BTC/USD', side: 'buy', price: '60000', qty: '0.01', fee: '0' }), { msgID: 'rx-1' });
+  await eventually(async () => (await reader.exists(...allKeys())) === allKeys().length, 20_000, 'market, account and checkpoint keys written', 100);
   const risk = JSON.parse((await reader.get(redisKey(prefix, 'risk', 'BTC/USD')))!) as { symbol: string; seq: number };
   t.equal(risk.symbol, 'BTC/USD', 'instrument risk as JSON');
   t.ok((await reader.ttl(redisKey(prefix, 'risk', 'BTC/USD'))) > 0, 'market data keys carry a TTL');
@@ -105,10 +110,32 @@ t.test('Redis down 10 s: the engine runs on with bounded pending work; every key
 
   await redisUp(); // empty: the crash lost everything
   const back = Date.now();
-  await eventually(async () => (await reader.exists(...keysOf())) === keysOf().length, 5_000, 'keys re-asserted', 20);
+  await eventually(async () => (await reader.exists(...allKeys())) === allKeys().length, 5_000, 'keys re-asserted', 20);
   const ms = Date.now() - back;
-  t.ok(ms <= 2000, `every key back ${ms} ms after Redis returned`);
+  t.ok(ms <= 2000, `every key (market, account, checkpoint) back ${ms} ms after Redis returned`);
+  const account = JSON.parse((await reader.get(redisKey(prefix, 'account', 'rx1')))!) as { positions: { symbol: string; qty: number }[] };
+  t.equal(account.positions[0]?.qty, 0.01, 'the account key carries its positions');
   t.ok(state.counters.reasserts >= 1, 're-asserted after reconnect');
+});
+
+t.test('market state restored from Redis is served STALE until a fresh book verifies', async (t) => {
+  // A second engine on the same Redis keys whose venue is unreachable: what it serves comes
+  // from Redis only.
+  const dead = await freePort();
+  const cfg = loadConfig({ env: {}, overrides: { port: 0, redisUrl: REDIS, redisPrefix: prefix, workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0 } });
+  const second = await startEngine(cfg, log, { krakenUrl: `ws://127.0.0.1:${dead}/v2`, symbols: pairs.map((p) => p.symbol), simulated: true });
+  t.teardown(() => second.stop());
+  await second.persistence;
+  for (const p of pairs) {
+    const r = second.supervisor.latest.get(p.symbol);
+    t.equal(r?.health, 'STALE', `${p.symbol}: restored, marked STALE`);
+    t.ok(typeof r?.mid === 'number', `${p.symbol}: with the last known figures`);
+  }
+  const port = second.gateway?.port;
+  if (port !== undefined) {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/risk/BTC-USD`);
+    t.equal(((await res.json()) as { health: string }).health, 'STALE', 'REST serves it as STALE');
+  }
 });
 
 t.test('checkpoints: saved to Redis and (as a state record) PostgreSQL; both copies are read back', async (t) => {

@@ -210,6 +210,32 @@ t.test('JetStream path: retried publishes and redeliveries are stored once; a wr
   pub.stop();
 });
 
+t.test('JetStream path: a poison record is dead-lettered and acknowledged; the rest of its batch lands; the work queue empties', async (t) => {
+  await migrate(pool, log, opts);
+  const pns = `${ns}_p`;
+  const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+  const jsm = await jetstreamManager(nc);
+  t.teardown(async () => {
+    await jsm.streams.delete(recordsStreamName(pns)).catch(() => undefined);
+    await nc.close();
+  });
+  await ensureRecordsStream(nc, pns, { maxBytes: 64 * 1024 * 1024, maxAgeHours: 1 });
+  const pub = new RecordPublisher(nc, pns, log);
+  const recs = Array.from({ length: 2000 }, () => trade('JSP/USD'));
+  (recs[1234] as { symbol: string }).symbol = 'JSP\u0000BAD';
+  for (const r of recs) pub.offer(r);
+  t.ok(await pub.drain(10_000));
+  const before = await count(`SELECT count(*) AS n FROM ${schema}.dead_letters`);
+  const w = new JetStreamWriter({ nc, ns: pns, writer: new PgWriter(pool, schema), log, batchMax: 5000, ackWaitMs: 5000 });
+  await w.start();
+  t.teardown(() => w.stop());
+  await eventually(async () => (await count(`SELECT count(*) AS n FROM ${schema}.trades WHERE symbol = 'JSP/USD'`)) === 1999, 20_000, '1,999 rows', 100);
+  await eventually(async () => (await jsm.streams.info(recordsStreamName(pns))).state.messages === 0, 10_000, 'every message acknowledged (the work queue is empty)', 100);
+  t.equal((await count(`SELECT count(*) AS n FROM ${schema}.dead_letters`)) - before, 1, 'one dead letter');
+  t.equal(w.counters.deadLettered, 1);
+  pub.stop();
+});
+
 t.test('embedded default (no NATS): the engine writes trades, gaps and snapshots through the in-process queue', async (t) => {
   const { defaultSimPairs, startSimExchange } = await import('../adapters/kraken-sim/index.js');
   const { loadConfig } = await import('../engine/config.js');
@@ -226,6 +252,10 @@ t.test('embedded default (no NATS): the engine writes trades, gaps and snapshots
   t.equal(stores.status().mode, 'embedded');
   await eventually(async () => (await count(`SELECT count(*) AS n FROM ${s}.trades`)) > 50, 20_000, 'trades stored', 100);
   await eventually(async () => (await count(`SELECT count(*) AS n FROM ${s}.book_snapshots`)) > 2, 10_000, 'book snapshots stored', 100);
+  // A worker crash is a feed gap for its instruments, from their last record to LIVE again.
+  engine.supervisor.send(0, { type: 'crash' });
+  await eventually(async () => (await count(`SELECT count(*) AS n FROM ${s}.feed_gaps WHERE reason = 'worker restart'`)) === pairs.length, 20_000, 'worker-restart gaps stored', 100);
+  t.pass('a crashed worker left one gap per instrument');
   await engine.stop(); // drains the queue
   await sim.close();
   const rows = (await pool.query<{ k: string }>(`SELECT symbol || ':' || trade_id AS k FROM ${s}.trades`)).rows.map((r) => r.k);

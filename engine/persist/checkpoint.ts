@@ -63,7 +63,7 @@ export function createCheckpointStore(o: CheckpointStoreOptions): CheckpointStor
     async load() {
       let fromRedis: Checkpoint | null = null;
       let fromPg: Checkpoint | null = null;
-      if (o.redis !== null) {
+      if (o.redis !== null && (await o.redis.ready(3000))) {
         try {
           const v = await Promise.race([o.redis.get(key), new Promise<null>((r) => setTimeout(() => r(null), 3000).unref())]);
           if (isCheckpoint(v)) fromRedis = v;

@@ -74,6 +74,10 @@ export interface Persistence {
 /** Symbols restored from Redis at start: served STALE until the feed verifies a fresh book. */
 export async function restoreMarketState(redis: RedisState, prefix: string, symbols: readonly string[], latest: Map<string, MarketRisk>, log: Logger): Promise<Map<string, number>> {
   const restored = new Map<string, number>();
+  if (!(await redis.ready(3000))) {
+    log.warn({}, 'Redis not reachable at start-up: market state starts cold');
+    return restored;
+  }
   for (const symbol of symbols) {
     try {
       const v = (await redis.get(redisKey(prefix, 'risk', symbol))) as MarketRisk | null;

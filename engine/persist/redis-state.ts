@@ -69,6 +69,23 @@ export class RedisState {
     });
   }
 
+  /** Resolves true once connected (false after `timeoutMs`): reads at start-up wait for it. */
+  ready(timeoutMs = 3000): Promise<boolean> {
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.client.off('ready', on);
+        resolve(false);
+      }, timeoutMs);
+      t.unref();
+      const on = () => {
+        clearTimeout(t);
+        resolve(true);
+      };
+      this.client.once('ready', on);
+    });
+  }
+
   get connected(): boolean {
     return this.client.status === 'ready';
   }
