@@ -1,8 +1,9 @@
 /**
- * The records the engine keeps, as they travel (JSON on the JetStream RECORDS stream, or
- * objects in the in-process queue) and as they land (one table per kind). Every record has a
- * natural id: it is the JetStream message id (so a retried publish is stored once) and the
- * table's unique key (so a redelivered record is inserted once).
+ * The records the engine keeps, as they travel (JSON arrays on the JetStream RECORDS stream,
+ * or objects in the in-process queue) and as they land (one table per kind). Every record has
+ * a natural id (`recordId`), which is its table's unique key: a record delivered twice, however
+ * it happened, is inserted once. (The JetStream message id is per message of up to 100
+ * records; see engine/persist/durable.ts.)
  */
 
 export type PersistRecord =
