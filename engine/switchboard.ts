@@ -1,6 +1,6 @@
 /**
- * Every NATS subject (and, later, WebSocket channel and Redis key) is built here and nowhere
- * else. Subjects are versioned; symbols are written BASE-QUOTE (NATS tokens cannot hold '/').
+ * Every NATS subject, JetStream stream and Redis key is built here and nowhere else (the
+ * WebSocket stream's channel names are in engine/gateway/protocol.ts). Subjects are versioned; symbols are written BASE-QUOTE (NATS tokens cannot hold '/').
  *
  *   [<namespace>.]risk.v1.kraken.<BASE-QUOTE>     market risk per instrument (msgpack)
  */
