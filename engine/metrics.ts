@@ -3,7 +3,7 @@
  * thread and report totals to the supervisor, which sets these gauges/counters here.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { WorkerStats } from './worker-protocol.js';
+import { HOT_PATH_BUCKETS_US, type WorkerStats } from './worker-protocol.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aether_' });
@@ -13,7 +13,58 @@ const perWorker = (name: string, help: string) => new Gauge({ name, help, labelN
 
 const BOOK_HEALTH = ['SYNCING', 'LIVE', 'RESYNCING', 'STALE', 'HALTED', 'REJECTED'];
 
+/**
+ * A histogram whose buckets are counted elsewhere (in the worker threads, cumulative) and
+ * exposed here as they were last reported: prom-client's Histogram can only observe values.
+ */
+class ReportedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, { buckets: readonly number[]; sum: number; count: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly label: string,
+    /** Upper bounds in the unit of the name (seconds). */
+    private readonly bounds: readonly number[],
+  ) {}
+
+  set(labelValue: string, buckets: readonly number[], sum: number, count: number): void {
+    this.series.set(labelValue, { buckets, sum, count });
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: { value: number; labels: Record<string, string | number>; metricName: string }[] } {
+    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+    for (const [lv, s] of this.series) {
+      let cum = 0;
+      this.bounds.forEach((le, i) => {
+        cum += s.buckets[i] ?? 0;
+        values.push({ value: cum, labels: { [this.label]: lv, le }, metricName: `${this.name}_bucket` });
+      });
+      cum += s.buckets[this.bounds.length] ?? 0;
+      values.push({ value: cum, labels: { [this.label]: lv, le: '+Inf' }, metricName: `${this.name}_bucket` });
+      values.push({ value: s.sum, labels: { [this.label]: lv }, metricName: `${this.name}_sum` });
+      values.push({ value: s.count, labels: { [this.label]: lv }, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+const hotPath = new ReportedHistogram(
+  'aether_hot_path_seconds',
+  'Frame in → book, checksum and risk record out, per worker: one frame in 16 timed in the worker (cumulative since the worker started)',
+  'worker',
+  HOT_PATH_BUCKETS_US.map((us) => us / 1e6),
+);
+registry.registerMetric(hotPath as unknown as Parameters<Registry['registerMetric']>[0]);
+
 export const metrics = {
+  hotPath,
   workerRestarts: new Counter({ name: 'aether_worker_restarts_total', help: 'Worker threads restarted after a crash or unexpected exit', registers: [registry] }),
   bookMessages: perSymbol('aether_book_messages_total', 'Book messages received per symbol (since the hosting worker started)'),
   checksumsVerified: perSymbol('aether_checksums_verified_total', 'Book checksums verified per symbol'),
@@ -42,6 +93,7 @@ export const metrics = {
     this.mailboxDepth.set({ worker: w }, s.mailboxDepth);
     this.mailboxHighWater.set({ worker: w }, s.mailboxHighWater);
     this.tradesDropped.set({ worker: w }, s.tradesDropped);
+    this.hotPath.set(w, s.hotPath.buckets, s.hotPath.sumUs / 1e6, s.hotPath.count);
     this.connected.set({ worker: w }, s.connected ? 1 : 0);
     for (const sym of s.symbols) {
       const l = { symbol: sym.symbol };

@@ -19,6 +19,9 @@ export interface WorkerInit {
   readonly reportMs: number;
 }
 
+/** Upper bounds (µs) of the hot-path latency histogram's buckets (+Inf implied after the last). */
+export const HOT_PATH_BUCKETS_US: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000];
+
 export interface SymbolStats {
   readonly symbol: string;
   readonly health: string;
@@ -43,6 +46,8 @@ export interface WorkerStats {
   /** Control messages waiting in the worker's mailbox, and the most ever waiting. */
   readonly mailboxDepth: number;
   readonly mailboxHighWater: number;
+  /** Sampled frame processing times (frame in → risk out), cumulative: counts per HOT_PATH_BUCKETS_US bucket, sum (µs), count. */
+  readonly hotPath: { readonly buckets: readonly number[]; readonly sumUs: number; readonly count: number };
   /** Trades not passed to the main thread because one report interval held too many. */
   readonly tradesDropped: number;
   readonly symbols: readonly SymbolStats[];

@@ -14,7 +14,7 @@ import { createLogger } from './logger.js';
 import { Mailbox, OverflowPolicy } from './mailbox.js';
 import { MarketBoard } from './market-board.js';
 import { RiskOutput } from './risk-output.js';
-import type { MainToWorker, WorkerInit, WorkerStats, WorkerToMain } from './worker-protocol.js';
+import { HOT_PATH_BUCKETS_US, type MainToWorker, type WorkerInit, type WorkerStats, type WorkerToMain } from './worker-protocol.js';
 import type { FeedGap, TradeRecord } from './feed.js';
 import { BookHealth } from '../actors/risk.js';
 import { plainDecimal } from '../actors/position.js';
@@ -36,6 +36,10 @@ const boardSlot = new Map<InstrumentActor, number>();
 // counted (tradesDropped), so a stalled main thread cannot grow this worker's memory.
 const REPORT_TRADES_MAX = 50_000;
 let trades: TradeRecord[] = [];
+// The sampled hot-path latency histogram (bucket counts, the last one is +Inf).
+const hotBuckets = new Array<number>(HOT_PATH_BUCKETS_US.length + 1).fill(0);
+let hotSumUs = 0;
+let hotCount = 0;
 let tradesDropped = 0;
 let gaps: FeedGap[] = [];
 /** When each instrument left LIVE (µs) and why; absent while LIVE or before its first LIVE. */
@@ -80,6 +84,14 @@ const client = new KrakenClient({
     }
     if (slot >= 0) board.write(slot, actor);
     trackGap(actor);
+  },
+  onFrameTimed: (ms) => {
+    const us = ms * 1000;
+    let i = 0;
+    while (i < HOT_PATH_BUCKETS_US.length && us > HOT_PATH_BUCKETS_US[i]!) i++;
+    hotBuckets[i]!++;
+    hotSumUs += us;
+    hotCount++;
   },
   onTrade: (actor, tradeId, side, price, qty, timeUs, recvUs, priceText, qtyText) => {
     if (trades.length >= REPORT_TRADES_MAX) {
@@ -145,6 +157,7 @@ function stats(): WorkerStats {
     mailboxDepth: mailbox.depth,
     mailboxHighWater: mailbox.highWater,
     tradesDropped,
+    hotPath: { buckets: [...hotBuckets], sumUs: hotSumUs, count: hotCount },
     symbols: [...s.actors.values()].map((a) => ({ symbol: a.symbol, health: a.health, reason: a.reason, counters: { ...a.counters } })),
   };
 }

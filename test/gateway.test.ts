@@ -253,12 +253,20 @@ t.test('gateway - /readyz names every component; /metrics exposes feed, gateway 
     'aether_gateway_messages_sent_total',
     'aether_pretrade_check_seconds',
     'aether_risk_delivery_seconds_bucket',
+    'aether_mailbox_depth',
+    'aether_trades_dropped_total',
     'aether_ready 1',
     'aether_component_ok{component="feed"} 1',
   ]) {
     t.match(text, name, `/metrics has ${name}`);
   }
   t.match(text, /aether_gateway_conflated_updates_total\{cause="rate"\} [1-9]/, 'the maxRateHz conflation was counted');
+  // The hot-path histogram: sampled frames, cumulative buckets ending in +Inf = count.
+  const count = Number(/aether_hot_path_seconds_count\{worker="0"\} (\d+)/.exec(text)?.[1] ?? NaN);
+  const inf = Number(/aether_hot_path_seconds_bucket\{worker="0",le="\+Inf"\} (\d+)/.exec(text)?.[1] ?? NaN);
+  t.ok(count > 0, `hot-path latency sampled (${count} frames)`);
+  t.equal(inf, count, '+Inf bucket equals the count');
+  t.match(text, /# TYPE aether_hot_path_seconds histogram/);
 });
 
 t.test('gateway - stopping the engine closes every stream with 1001 and frees the port', async (t) => {
