@@ -85,6 +85,22 @@ export class MarketBoard {
     Atomics.add(i32, i, 1); // even: consistent
   }
 
+  /**
+   * Mark a slot STALE with no levels, for an instrument whose worker died: called by the
+   * supervisor only while no worker owns the slot (the single-writer rule holds), so readers
+   * such as pre-trade checks never act on a book nobody maintains any more.
+   */
+  markStale(slot: number): void {
+    const i = slot * SLOT_F64 * 2;
+    const i32 = this.i32;
+    if (Atomics.load(i32, i) === 0) return; // never written: readers already see no book
+    Atomics.add(i32, i, 1);
+    i32[i + 1] = HEALTH_INDEX.get(BookHealth.STALE) ?? 0;
+    i32[i + 2] = 0;
+    i32[i + 3] = 0;
+    Atomics.add(i32, i, 1);
+  }
+
   /** Read a consistent copy of a slot into `out` (reader side). Returns false if never written. */
   read(slot: number, out: BoardBook): boolean {
     const i = slot * SLOT_F64 * 2;

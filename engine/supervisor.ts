@@ -136,6 +136,23 @@ export class Supervisor {
       // from the last record each reported until it is LIVE again.
       const nowUs = Date.now() * 1000;
       for (const sym of slot.symbols) if (!this.restartGaps.has(sym)) this.restartGaps.set(sym, Math.min(nowUs, this.latest.get(sym)?.recvTimeUs ?? nowUs));
+      // Nobody maintains these books until the new worker has them LIVE again: the board and
+      // the latest records say so at once (pre-trade checks deny them, streams mark them stale).
+      const stale: MarketRisk[] = [];
+      for (const sym of slot.symbols) {
+        const boardSlot = this.slotOf[sym];
+        if (boardSlot !== undefined) this.board.markStale(boardSlot);
+        const r = this.latest.get(sym);
+        if (r !== undefined && r.health === 'LIVE') {
+          const s2 = { ...r, health: 'STALE' as MarketRisk['health'] };
+          this.latest.set(sym, s2);
+          stale.push(s2);
+        }
+      }
+      if (stale.length > 0) {
+        this.opts.onRisk?.(stale);
+        this.opts.feed?.emit('risk', stale);
+      }
       if (Date.now() - slot.startedAt >= HEALTHY_RESET_MS) slot.crashStreak = 0;
       const delay = Math.min(RESTART_CAP_MS, RESTART_FIRST_MS * 2 ** slot.crashStreak);
       slot.crashStreak++;

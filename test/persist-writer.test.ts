@@ -254,6 +254,17 @@ t.test('embedded default (no NATS): the engine writes trades, gaps and snapshots
   await eventually(async () => (await count(`SELECT count(*) AS n FROM ${s}.book_snapshots`)) > 2, 10_000, 'book snapshots stored', 100);
   // A worker crash is a feed gap for its instruments, from their last record to LIVE again.
   engine.supervisor.send(0, { type: 'crash' });
+  // Until the new worker has them LIVE, its instruments are STALE everywhere: the latest
+  // records (streams, snapshots) and the market board (pre-trade checks).
+  const { BoardBook } = await import('../engine/market-board.js');
+  const view = new BoardBook();
+  await eventually(
+    () => pairs.every((p) => engine.supervisor.latest.get(p.symbol)?.health === 'STALE' && engine.supervisor.board.read(engine.supervisor.slotOf[p.symbol]!, view) && view.health === 'STALE' && view.bidCount === 0),
+    5_000,
+    'crashed worker\'s instruments marked STALE',
+    5,
+  );
+  t.pass('a crashed worker\'s instruments are STALE on the board and in the latest records');
   await eventually(async () => (await count(`SELECT count(*) AS n FROM ${s}.feed_gaps WHERE reason = 'worker restart'`)) === pairs.length, 20_000, 'worker-restart gaps stored', 100);
   t.pass('a crashed worker left one gap per instrument');
   await engine.stop(); // drains the queue

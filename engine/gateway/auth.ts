@@ -88,7 +88,9 @@ export function resolveAuth(config: Config): GatewayAuth {
     });
   }
   if (violations.length > 0) throw new ConfigError(violations);
-  const authOn = fromEnv.length + fromFile.length > 0;
+  // A configured token file turns authentication on even while it is empty: tokens added to
+  // it later are enforced (and, empty, it admits nobody).
+  const authOn = file !== null || fromEnv.length + fromFile.length > 0;
   const tokens = authOn ? new TokenSet([...fromEnv, ...fromFile]) : null;
   let mtimeMs = file === null ? 0 : fileMtime(file);
   return {

@@ -504,12 +504,13 @@ export class Hub {
     this.publish(EVENTS_CHANNEL, ChannelKind.EVENTS, null, e, this.src.isStale());
   }
 
-  /** The source's connection flipped: re-send every risk channel and the instrument list with the new stale mark. */
+  /** The source's connection flipped: re-send every risk channel, account and the instrument list with the new stale mark. */
   private onSourceStale(): void {
     for (const s of this.src.symbols()) {
       const r = this.src.latestRisk(s);
       if (r !== null) this.publish(riskChannel(s), ChannelKind.RISK, s, r, r.health !== BookHealth.LIVE || this.src.isStale(s));
     }
+    for (const [account, p] of this.portfolios) this.publish(portfolioChannel(account), ChannelKind.PORTFOLIO, account, p, this.portfolioStale(p));
     this.publishInstruments();
   }
 

@@ -143,6 +143,7 @@ export const RefusalReason = {
   RATE_LIMITED: 'rate_limited',
   IDLE_TIMEOUT: 'idle_timeout',
   TOKEN_REVOKED: 'token_revoked',
+  BAD_ENCODING: 'bad_encoding',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
 

@@ -124,6 +124,7 @@ export function startGateway(opts: GatewayOptions): Gateway {
         return refuse(res, HttpRefusal.TOO_MANY_CONNECTIONS, RefusalReason.IP_LIMIT, 'TOO_MANY_CONNECTIONS', `at most ${config.gatewayMaxConnectionsPerIp} connections per address`, { 'retry-after': '5' });
       }
       if (enc !== '' && enc !== Encoding.JSON && enc !== Encoding.MSGPACK) {
+        m.refusals.inc({ reason: RefusalReason.BAD_ENCODING });
         return respondJson(res, 400, errorBody('BAD_REQUEST', 'encoding must be json or msgpack'), 'stream', { connection: 'close' });
       }
       perIp.set(ip, (perIp.get(ip) ?? 0) + 1);

@@ -19,7 +19,7 @@ import type { Logger } from '../logger.js';
 import { BoardBook } from '../market-board.js';
 import type { RiskHost } from '../risk-host.js';
 import type { Supervisor } from '../supervisor.js';
-import { eventsWildcard, portfolioSubject, riskWildcard } from '../switchboard.js';
+import { ACCOUNT_RE, eventsWildcard, portfolioSubject, riskWildcard } from '../switchboard.js';
 import { SYMBOL_RE } from './protocol.js';
 
 /** `data` of a `book.<SYMBOL>` message: the top levels from the market board. */
@@ -244,7 +244,9 @@ export function natsSource(config: Config, log: Logger): NatsSource {
       counters.malformed++;
       return;
     }
-    if (p === null || typeof p !== 'object' || typeof (p as { account?: unknown }).account !== 'string') {
+    // Account names as the engine allows them (switchboard ACCOUNT_RE): anything else would
+    // become a channel in every `portfolio.*` subscriber.
+    if (p === null || typeof p !== 'object' || typeof (p as { account?: unknown }).account !== 'string' || !ACCOUNT_RE.test((p as { account: string }).account)) {
       counters.malformed++;
       return;
     }
@@ -259,7 +261,7 @@ export function natsSource(config: Config, log: Logger): NatsSource {
       counters.malformed++;
       return;
     }
-    if (e === null || typeof e !== 'object' || typeof (e as { account?: unknown }).account !== 'string') {
+    if (e === null || typeof e !== 'object' || typeof (e as { account?: unknown }).account !== 'string' || !ACCOUNT_RE.test((e as { account: string }).account)) {
       counters.malformed++;
       return;
     }
