@@ -90,6 +90,7 @@ const MAX_ACCOUNTS = 10_000;
 const FLUSH_EVERY_MS = 25;
 /** Longest a fan-out runs before it yields to the event loop (the rest follows at once). */
 const FANOUT_SLICE_MS = 4;
+/** The idle check runs at most this far apart (a quarter of a short idle timeout). */
 const IDLE_CHECK_EVERY_MS = 1000;
 
 /** An unconflated JSON update, encoded only when it is written (into the hub's scratch buffer). */
@@ -214,7 +215,7 @@ export class Hub {
       if (r !== null) this.healthOf.set(s, r.health);
     }
     this.timers.push(setInterval(() => this.flushDue(), FLUSH_EVERY_MS));
-    this.timers.push(setInterval(() => this.checkIdle(), IDLE_CHECK_EVERY_MS));
+    this.timers.push(setInterval(() => this.checkIdle(), this.idleCheckMs));
     if (this.src.books !== null) this.timers.push(setInterval(() => this.batch(() => this.pollBooks()), this.limits.bookIntervalMs));
     for (const t of this.timers) t.unref();
   }
@@ -826,11 +827,14 @@ export class Hub {
 
   /** Idle timeout: ping a quiet client at half the timeout, close it at the timeout. */
   private lastIdleCheckMs = Date.now();
+  private get idleCheckMs(): number {
+    return Math.min(IDLE_CHECK_EVERY_MS, Math.max(100, Math.floor(this.limits.idleTimeoutMs / 4)));
+  }
   private checkIdle(): void {
     const now = Date.now();
     // After a stall of this thread (a long GC, an overloaded machine) clients' answers may be
     // waiting unread: close nobody this round, start counting again.
-    const stalled = now - this.lastIdleCheckMs > 3 * IDLE_CHECK_EVERY_MS;
+    const stalled = now - this.lastIdleCheckMs > Math.max(1000, 3 * this.idleCheckMs);
     this.lastIdleCheckMs = now;
     if (stalled) {
       for (const c of this.clients) if (c.lastRecvMs < now - this.limits.idleTimeoutMs / 2) c.lastRecvMs = now - this.limits.idleTimeoutMs / 2;
@@ -842,7 +846,7 @@ export class Hub {
       if (idle > limit) {
         m.refusals.inc({ reason: RefusalReason.IDLE_TIMEOUT });
         this.closeWith(c, CloseCode.IDLE_TIMEOUT, `idle timeout: nothing received for ${Math.round(limit / 1000)} s`);
-      } else if (idle > limit / 2 && c.pingSentMs <= c.lastRecvMs) {
+      } else if (idle > limit / 3 && c.pingSentMs <= c.lastRecvMs) {
         c.pingSentMs = now;
         c.conn.ping();
       }
