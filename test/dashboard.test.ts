@@ -281,7 +281,9 @@ async function run(): Promise<void> {
     t.pass('every row is live again, without a page reload');
     t.equal(await page.locator('#instr-body tr[data-symbol]').count(), symbols.length, 'no duplicate rows after the reconnection');
     t.equal(await page.locator('#events li[data-to="HALTED"]').count(), 1, 'the events snapshot after reconnecting does not repeat an event');
-    t.equal(await page.locator('#state-badge').getAttribute('data-stale'), 'false', 'the account state is live again');
+    // The account is marked live with the next account update whose positions' books are all LIVE.
+    await page.waitForFunction(() => document.querySelector('#state-badge')?.getAttribute('data-stale') === 'false', null, { timeout: 10_000 });
+    t.pass('the account state is live again');
     const unexpected = consoleErrors.slice(before).filter((e) => !/WebSocket connection to .* failed|Failed to load resource/.test(e));
     t.same(unexpected, [], 'nothing but the browser\'s own messages about refused connections');
   });
