@@ -234,11 +234,12 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export async function deleteNamespaceStreams(natsUrl: string, namespace: string): Promise<void> {
   const { connect } = await import('@nats-io/transport-node');
   const { jetstreamManager } = await import('@nats-io/jetstream');
-  const { streamName } = await import('../engine/switchboard.js');
+  const { recordsStreamName, streamName } = await import('../engine/switchboard.js');
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     for (const s of ['FILLS', 'DEADLETTER', 'EVENTS'] as const) await jsm.streams.delete(streamName(namespace, s)).catch(() => undefined);
+    await jsm.streams.delete(recordsStreamName(namespace)).catch(() => undefined);
   } finally {
     await nc.close();
   }

@@ -81,7 +81,7 @@ for (let run = 0; run < (QUICK ? 1 : 3); run++) {
 
 const nc = await connect({ servers: NATS });
 const ns = TAG;
-await ensureRecordsStream(nc, ns, { maxBytes: 2 * 1024 ** 3, maxAgeHours: 1 });
+await ensureRecordsStream(nc, ns, { maxBytes: 512 * 1024 ** 2, maxAgeHours: 1 });
 const JS_ROWS = QUICK ? 50_000 : 300_000;
 const pub = new RecordPublisher(nc, ns, log, JS_ROWS + 1);
 const tp = performance.now();
@@ -147,7 +147,8 @@ async function capacity(persistence: boolean, run: number): Promise<CapacityRun>
       // Risk goes to NATS in both runs (what a trading deployment does); only persistence differs.
       natsUrl: NATS,
       natsNamespace: runNs,
-      ...(persistence ? { databaseUrl: DB, dbSchema: schema, redisUrl: REDIS, redisPrefix: `${runNs}:` } : {}),
+      // A small RECORDS limit: JetStream reserves a stream's max_bytes on disk when it is created.
+      ...(persistence ? { databaseUrl: DB, dbSchema: schema, redisUrl: REDIS, redisPrefix: `${runNs}:`, recordsMaxBytes: 512 * 1024 * 1024 } : {}),
     },
   });
   const engine = await startEngine(config, log, { krakenUrl: started.url, symbols: started.symbols, simulated: true });

@@ -46,7 +46,7 @@ const pairs = defaultSimPairs(8);
 const sim = await startSimExchange({ pairs, bookRatePerSymbol: 150, tradeRatio: 5, seed: 77 });
 const config = loadConfig({
   env: {},
-  overrides: { port: 0, natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, databaseUrl: DB, dbSchema: 'aether', workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, writerAckWaitMs: 5000 },
+  overrides: { port: 0, recordsMaxBytes: 256 * 1024 * 1024, natsUrl: 'nats://127.0.0.1:4222', natsNamespace: ns, databaseUrl: DB, dbSchema: 'aether', workers: 1, bookDepth: 10, logLevel: 'fatal', logSummaryMs: 0, writerAckWaitMs: 5000 },
 });
 const engine = await startEngine(config, memoryLogger('fatal'), { krakenUrl: sim.url, symbols: pairs.map((p) => p.symbol), simulated: true });
 const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
