@@ -184,6 +184,7 @@ t.test('JetStream path: retried publishes and redeliveries are stored once; a wr
   // A writer process, killed with SIGKILL while it is storing, then started again.
   const env = { DATABASE_URL: DB, NATS_URL: 'nats://127.0.0.1:4222', AETHER_NATS_NAMESPACE: ns, AETHER_DB_SCHEMA: schema, AETHER_WRITER_BATCH: '2000', AETHER_WRITER_ACK_WAIT_MS: '2000', AETHER_LOG_LEVEL: 'info' };
   const w1 = spawnCli(['writer'], env);
+  t.teardown(() => void w1.kill('SIGKILL')); // whatever happens to the test, no writer outlives it
   await eventually(async () => (await count(`SELECT count(*) AS n FROM ${schema}.trades WHERE symbol = 'JS/USD'`)) > 0, 30_000, 'first batches stored');
   w1.kill('SIGKILL');
   await w1.exited;
@@ -196,6 +197,7 @@ t.test('JetStream path: retried publishes and redeliveries are stored once; a wr
   t.ok(await pub.drain(30_000));
   // Two replicas share the durable consumer from here on.
   const w2 = spawnCli(['writer'], env);
+  t.teardown(() => void w2.kill('SIGKILL'));
   const inProc = new JetStreamWriter({ nc, ns, writer: new PgWriter(pool, schema), log, batchMax: 1000, ackWaitMs: 2000 });
   await inProc.start();
   t.teardown(() => inProc.stop());
