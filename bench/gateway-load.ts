@@ -57,6 +57,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
+import { systemClock } from '../engine/clock.js';
 import { IpcClient, latencyHistogram, machineCpu, monoUs, procCpuUs, serveIpc, sleep, summarize, type LatencySummary } from './e2e-common.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -108,22 +109,8 @@ function readInt(buf: Buffer, at: number): number {
   return v;
 }
 
-/** Epoch µs anchored as engine/clock.ts anchors it, so it compares with the worker's recvTimeUs. */
-const EPOCH_OFFSET_US = (() => {
-  let best = -Infinity;
-  for (let k = 0; k < 4; k++) {
-    const d0 = Date.now();
-    let d1 = d0;
-    let p = 0;
-    while (d1 === d0) {
-      p = performance.now();
-      d1 = Date.now();
-    }
-    best = Math.max(best, d1 * 1000 - p * 1000);
-  }
-  return best;
-})();
-const epochNowUs = () => performance.now() * 1000 + EPOCH_OFFSET_US;
+/* Epoch µs from engine/clock.ts (anchored per process the same way), so it compares with the worker's recvTimeUs. */
+const epochNowUs = () => systemClock.nowUs();
 
 function runClient(): void {
   let init: ClientInit | null = null;

@@ -14,7 +14,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Log } from '../ports.js';
 import { LogLimiter } from '../ports.js';
 import { randomUUID } from 'node:crypto';
-import { isSnapshot, type PersistRecord } from './records.js';
+import { admit, type PersistRecord } from './records.js';
 import type { PgWriter } from './writer.js';
 import { recordsStreamName, recordsSubject, recordsWildcard, writerConsumerName } from '../switchboard.js';
 
@@ -127,13 +127,13 @@ export class RecordPublisher {
 
   /** Queue a record for publishing; false when it was thinned or dropped (counted). */
   offer(r: PersistRecord): boolean {
-    const depth = this.queuedRecords + this.open.length;
-    if (depth >= this.capacity) {
+    const verdict = admit(r, this.queuedRecords + this.open.length, this.capacity);
+    if (verdict === 'drop') {
       this.counters.dropped++;
       this.limiter.warn('records-dropped', { code: 'E_RECORDS_DROPPED', kind: r.k, dropped: this.counters.dropped, capacity: this.capacity }, 'record queue to JetStream full: record dropped');
       return false;
     }
-    if (depth >= this.capacity >>> 1 && isSnapshot(r)) {
+    if (verdict === 'thin') {
       this.counters.thinned++;
       return false;
     }

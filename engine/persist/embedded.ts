@@ -9,7 +9,7 @@
  */
 import type { Log } from '../ports.js';
 import { LogLimiter } from '../ports.js';
-import { isSnapshot, type PersistRecord } from './records.js';
+import { admit, type PersistRecord } from './records.js';
 import type { PgWriter } from './writer.js';
 
 export interface EmbeddedCounters {
@@ -46,12 +46,13 @@ export class EmbeddedWriter {
 
   offer(r: PersistRecord): boolean {
     const depth = this.depth;
-    if (depth >= this.capacity) {
+    const verdict = admit(r, depth, this.capacity);
+    if (verdict === 'drop') {
       this.counters.dropped++;
       this.limiter.error('dropped', { code: 'E_RECORDS_DROPPED', kind: r.k, dropped: this.counters.dropped, capacity: this.capacity }, 'in-process record queue full (database unavailable?): record dropped');
       return false;
     }
-    if (depth >= this.capacity >>> 1 && isSnapshot(r)) {
+    if (verdict === 'thin') {
       this.counters.thinned++;
       this.limiter.warn('thinned', { thinned: this.counters.thinned, depth }, 'in-process record queue over half full: periodic snapshots thinned');
       return false;

@@ -149,10 +149,10 @@ export async function startPersistence(d: PersistenceDeps): Promise<Persistence>
   const restored = redis !== null ? await restoreMarketState(redis, prefix, Object.keys(d.slotOf), d.latest, log) : new Map<string, number>();
   const unsubs = [
     d.feed.on('trades', (ts) => {
-      for (const t of ts) offer({ k: 'trade', symbol: t.symbol, tradeId: t.tradeId, side: t.side, price: t.price, qty: t.qty, timeUs: t.timeUs, recvUs: t.recvUs });
+      for (const t of ts) offer({ k: 'trade', ...t });
     }),
     d.feed.on('gaps', (gs) => {
-      for (const g of gs) offer({ k: 'gap', symbol: g.symbol, reason: g.reason, startUs: g.startUs, endUs: g.endUs });
+      for (const g of gs) offer({ k: 'gap', ...g });
     }),
     // Trading-state events are stored by the risk host itself (before the fill that caused
     // them is acknowledged), not from the feed.

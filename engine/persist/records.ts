@@ -5,6 +5,7 @@
  * it happened, is inserted once. (The JetStream message id is per message of up to 100
  * records; see engine/persist/durable.ts.)
  */
+import type { FeedGap, TradeRecord } from '../feed.js';
 
 export type PersistRecord =
   | TradeRow
@@ -17,15 +18,9 @@ export type PersistRecord =
   | AccountRow
   | StateRow;
 
-export interface TradeRow {
+/** A trade as the feed carries it (engine/feed.ts TradeRecord). */
+export interface TradeRow extends TradeRecord {
   readonly k: 'trade';
-  readonly symbol: string;
-  readonly tradeId: number;
-  readonly side: 'buy' | 'sell';
-  readonly price: string;
-  readonly qty: string;
-  readonly timeUs: number;
-  readonly recvUs: number;
 }
 export interface FillRow {
   readonly k: 'fill';
@@ -63,12 +58,9 @@ export interface EventRow {
   readonly manual: boolean;
   readonly timeUs: number;
 }
-export interface GapRow {
+/** A feed gap as the feed carries it (engine/feed.ts FeedGap). */
+export interface GapRow extends FeedGap {
   readonly k: 'gap';
-  readonly symbol: string;
-  readonly reason: string;
-  readonly startUs: number;
-  readonly endUs: number;
 }
 export interface BookRow {
   readonly k: 'book';
@@ -117,6 +109,17 @@ export const RECORD_KINDS: readonly RecordKind[] = ['trade', 'fill', 'position',
 /** Periodic snapshots: the first thing thinned when a queue runs full. */
 export function isSnapshot(r: PersistRecord): boolean {
   return r.k === 'book' || r.k === 'risk' || r.k === 'account';
+}
+
+/**
+ * The overflow policy of every record queue (docs/persistence.md): below half the capacity a
+ * record is queued; from half full periodic snapshots are thinned; at capacity every record
+ * is dropped.
+ */
+export function admit(r: PersistRecord, depth: number, capacity: number): 'queue' | 'thin' | 'drop' {
+  if (depth >= capacity) return 'drop';
+  if (depth >= capacity >>> 1 && isSnapshot(r)) return 'thin';
+  return 'queue';
 }
 
 /** The record's natural id (JetStream message id). */
