@@ -387,7 +387,7 @@ export class RiskHost implements MarketPort, RiskPort {
       return;
     }
     this.unresolved.add(m.seq);
-    const r = this.applyFillMessage(m.data, m.seq, m.subject);
+    const r = this.applyFillMessage(m.data, m.seq);
     if (r.kind === 'deferred') {
       // The engine follows the symbol but has not loaded its precision yet: try again shortly.
       this.counters.fillsDeferred++;
@@ -434,11 +434,7 @@ export class RiskHost implements MarketPort, RiskPort {
    * Parse and apply one fill message. `stored` resolves when its records (fill applied,
    * position after it) are stored; null when there is nothing to wait for.
    */
-  private applyFillMessage(
-    data: Uint8Array,
-    seq: number,
-    subject: string,
-  ): FillOutcome {
+  private applyFillMessage(data: Uint8Array, seq: number): FillOutcome {
     let msg: unknown;
     try {
       msg = JSON.parse(new TextDecoder().decode(data));
@@ -461,7 +457,6 @@ export class RiskHost implements MarketPort, RiskPort {
     const applied = a.applyFill(f, orderId);
     if (applied) this.counters.fillsApplied++;
     else this.counters.fillsDuplicate++;
-    void subject;
     a.evaluate(Date.now() * 1000);
     const events = this.drainEvents(a);
     if (applied) stored = this.storeFill(f, raw, orderId, seq, a, events);
@@ -595,8 +590,8 @@ export class RiskHost implements MarketPort, RiskPort {
     }
     this.maxResolved = fillSeq;
     const pending: Promise<void>[] = [];
-    const replayed = await this.replay(fillsStream, fillSeq, async (data, seq, subject) => {
-      const r = await this.applyWhenKnown(data, seq, subject);
+    const replayed = await this.replay(fillsStream, fillSeq, async (data, seq) => {
+      const r = await this.applyWhenKnown(data, seq);
       if (r.kind === 'ok' && r.stored !== null) pending.push(r.stored);
       this.maxResolved = seq;
     });
@@ -609,7 +604,7 @@ export class RiskHost implements MarketPort, RiskPort {
   }
 
   /** Every fill after `fromSeq` up to the stream's last message at call time, in order. */
-  private async replay(fillsStream: string, fromSeq: number, fn: (data: Uint8Array, seq: number, subject: string) => Promise<void>, toSeq = Infinity): Promise<number> {
+  private async replay(fillsStream: string, fromSeq: number, fn: (data: Uint8Array, seq: number) => Promise<void>, toSeq = Infinity): Promise<number> {
     const jsm = await jetstreamManager(this.opts.nc);
     const last = Math.min(toSeq, (await jsm.streams.info(fillsStream)).state.last_seq);
     if (last <= fromSeq) return 0;
@@ -618,7 +613,7 @@ export class RiskHost implements MarketPort, RiskPort {
     for (;;) {
       const m = await consumer.next({ expires: 5000 });
       if (m === null || m.seq > last) break;
-      await fn(m.data, m.seq, m.subject);
+      await fn(m.data, m.seq);
       n++;
       if (m.seq >= last) break;
     }
@@ -626,9 +621,9 @@ export class RiskHost implements MarketPort, RiskPort {
   }
 
   /** Apply a replayed fill, waiting (never skipping) until its instrument's precision is known. */
-  private async applyWhenKnown(data: Uint8Array, seq: number, subject: string): Promise<FillOutcome> {
+  private async applyWhenKnown(data: Uint8Array, seq: number): Promise<FillOutcome> {
     for (let waited = 0; ; waited += 100) {
-      const r = this.applyFillMessage(data, seq, subject);
+      const r = this.applyFillMessage(data, seq);
       if (r.kind !== 'deferred') return r;
       if (waited % 10_000 === 0) this.opts.log.warn({ seq }, 'warm restart: waiting for an instrument\'s precision (first book) to replay a fill');
       await new Promise((res) => setTimeout(res, 100));
